@@ -1,0 +1,91 @@
+"""Run one planned validation: fresh run directory, runner, metrics, and the run's record."""
+
+from __future__ import annotations
+
+import shutil
+from pathlib import Path
+
+from pytest_spilot.errors import SpilotError
+from pytest_spilot.metrics.base import MetricContext, MetricMissing
+from pytest_spilot.plan.expand import PlannedValidation
+from pytest_spilot.registry import Registry
+from pytest_spilot.runners.base import RunContext, RunOutcome
+from pytest_spilot.state import RunRecord, now
+
+LOG_NAME = "job.log"
+
+
+def run_dir_for(root: Path, version: str, validation: PlannedValidation) -> Path:
+    """``<root>/<version>/<file key without suffix>/<validation id>/``."""
+    file_part = validation.key.rsplit("::", 1)[0]
+    return root / version / Path(file_part).with_suffix("") / validation.id
+
+
+def execute(validation: PlannedValidation, registry: Registry, run_dir: Path) -> RunRecord:
+    """Run the job once in a fresh ``run_dir`` and read its metrics; failures become records."""
+    if run_dir.exists():
+        shutil.rmtree(run_dir)
+    run_dir.mkdir(parents=True)
+    log_path = run_dir / LOG_NAME
+    log_path.touch()
+    started = now()
+    spec = validation.spec
+    ctx = RunContext(
+        run_dir=run_dir,
+        log_path=log_path,
+        launchers=registry.launchers,
+        env={"SPILOT_RUN_DIR": str(run_dir), **validation.matrix_env},
+    )
+    runner = registry.runners.get(spec.kind)
+    try:
+        if runner is None:
+            raise SpilotError(
+                f"{validation.file}: validation {validation.id!r}: no runner for kind "
+                f"{spec.kind!r} is installed here (known: {', '.join(sorted(registry.runners))})"
+            )
+        outcome = runner.run(validation, ctx)
+    except SpilotError as exc:
+        outcome = RunOutcome(exit_code=None, duration_s=0.0, message=str(exc))
+        with log_path.open("a", encoding="utf-8") as log:
+            log.write(f"[spilot] {exc}\n")
+    # Metrics are read even from a failed run: what it reached must not be lost.
+    metrics, missing = read_metrics(validation, registry, MetricContext(log_path, run_dir))
+    metrics = {**outcome.metrics, **metrics}
+    return RunRecord(
+        outcome="passed" if outcome.ok else "failed",
+        exit_code=outcome.exit_code,
+        timed_out=outcome.timed_out,
+        message=outcome.message,
+        location=getattr(spec, "location", "local"),
+        command=outcome.command,
+        started=started,
+        finished=now(),
+        duration_s=round(outcome.duration_s, 6),
+        run_dir=str(run_dir),
+        log=str(log_path),
+        artifacts=[str(p) for p in outcome.artifacts],
+        metrics=metrics,
+        missing_metrics={k: v for k, v in missing.items() if k not in outcome.metrics},
+    )
+
+
+def read_metrics(
+    validation: PlannedValidation, registry: Registry, ctx: MetricContext
+) -> tuple[dict[str, float], dict[str, str]]:
+    """The declared metrics' values, and for each one without a value the reason."""
+    values: dict[str, float] = {}
+    missing: dict[str, str] = {}
+    for name, spec in validation.spec.metrics.items():
+        key = spec.source_key
+        source = registry.metric_sources.get(key)
+        if source is None:
+            missing[name] = (
+                f"no metric source {key!r} is installed "
+                f"(known: {', '.join(sorted(registry.metric_sources))})"
+            )
+            continue
+        try:
+            values[name] = source.read(spec, ctx)
+        except MetricMissing as exc:
+            missing[name] = str(exc)
+    return values, missing

@@ -1,0 +1,51 @@
+"""Extension hooks of pytest-spilot; implement them in a conftest.py or a plugin.
+
+Inside pytest these are ordinary pytest hooks (registered by the plugin); the ``spilot``
+command loads the same implementations from the ``spilot`` entry-point group.
+"""
+
+from __future__ import annotations
+
+from typing import TYPE_CHECKING
+
+import pluggy
+
+if TYPE_CHECKING:
+    from pytest_spilot.launchers.base import Launcher
+    from pytest_spilot.metrics.base import MetricSource
+    from pytest_spilot.runners.base import ValidationRunner
+    from pytest_spilot.state import ValidationRecord
+
+hookspec = pluggy.HookspecMarker("pytest")
+
+
+@hookspec
+def pytest_spilot_metric_sources() -> list[MetricSource]:
+    """Return metric sources to add, each with a unique ``key``.
+
+    A validation file uses a plugin's source as ``{source: KEY, ...options}``; its
+    ``read(spec, ctx)`` gets that mapping as a model with the options as attributes.
+    """
+
+
+@hookspec
+def pytest_spilot_launchers() -> list[Launcher]:
+    """Return launchers to add; a validation's ``location:`` names one by its ``name``.
+
+    A site's own batch system is a launcher: build the command line, run the job with its
+    output streamed to ``job.log_path``, kill the whole job on timeout (exit code 124).
+    """
+
+
+@hookspec
+def pytest_spilot_runners() -> list[ValidationRunner]:
+    """Return runners to add, one per validation ``kind`` they handle."""
+
+
+@hookspec
+def pytest_spilot_validation_finished(record: ValidationRecord) -> None:
+    """Called on the worker after each item of a validation is saved to the release state.
+
+    ``record`` is the validation's whole record so far (run and thresholds); use it for
+    notifications. Exceptions raised here are reported but never lose the result.
+    """

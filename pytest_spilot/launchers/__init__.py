@@ -1,0 +1,1 @@
+"""Launchers: one small class per place a job can run, behind the Launcher protocol."""

@@ -1,0 +1,1 @@
+"""Metric sources: one small class per source behind the MetricSource protocol."""

@@ -1,0 +1,144 @@
+"""Read a validation file, turning every problem into ``file:line: field: what to fix``."""
+
+from __future__ import annotations
+
+import difflib
+import types
+from pathlib import Path
+from typing import Annotated, Any, Union, get_args, get_origin
+
+from pydantic import BaseModel, Tag, ValidationError
+
+from pytest_spilot.errors import PlanError, PlanErrors
+from pytest_spilot.plan.model import ValidationFile
+from pytest_spilot.yamlsource import Loc, YamlDocument, dotted, load_yaml
+
+
+def load_validation_file(path: Path) -> ValidationFile:
+    """Parse and validate one file; PlanError/PlanErrors name the file, line and field."""
+    doc = load_yaml(path)
+    if doc.data is None:
+        raise PlanError(
+            path,
+            "the file is empty; a validation file needs at least 'validations:' or 'gates:'",
+            line=1,
+        )
+    if not isinstance(doc.data, dict):
+        raise PlanError(
+            path,
+            "the top level must be a mapping with keys version, markers, "
+            "defaults, validations, gates",
+            line=1,
+        )
+    try:
+        plan = ValidationFile.model_validate(doc.data)
+    except ValidationError as exc:
+        raise PlanErrors([_plan_error(doc, err) for err in exc.errors()]) from None
+    _check_unique_names(doc, plan)
+    return plan
+
+
+def _check_unique_names(doc: YamlDocument, plan: ValidationFile) -> None:
+    seen: dict[str, str] = {}
+    errors = []
+    for section, entries in (("validations", plan.validations), ("gates", plan.gates)):
+        for index, entry in enumerate(entries):
+            loc = (section, index, "name")
+            if entry.name in seen:
+                errors.append(
+                    PlanError(
+                        doc.path,
+                        f"duplicate name {entry.name!r} (first used at {seen[entry.name]}); "
+                        "names must be unique within a file: rename one",
+                        line=doc.line_of(loc),
+                        field=dotted(loc),
+                    )
+                )
+            else:
+                seen[entry.name] = f"line {doc.line_of(loc)}"
+    if errors:
+        raise PlanErrors(errors)
+
+
+def _plan_error(doc: YamlDocument, err: Any) -> PlanError:
+    loc = _data_loc(doc.data, err["loc"])
+    kind, msg, value = err["type"], err["msg"], err.get("input")
+    key = loc[-1] if loc else None
+    if kind == "extra_forbidden":
+        valid = sorted(_valid_keys(err["loc"][:-1]))
+        near = difflib.get_close_matches(str(key), valid, n=1, cutoff=0.5)
+        hint = f"did you mean {near[0]!r}?" if near else f"valid keys here: {', '.join(valid)}"
+        text = f"unknown key {key!r}; {hint}"
+    elif kind == "missing":
+        text = f"required key {key!r} is missing; add it"
+    elif kind == "literal_error":
+        text = f"{value!r} is not allowed; use one of {err['ctx']['expected']}"
+    elif kind in ("value_error", "assertion_error"):
+        text = msg.removeprefix("Value error, ").removeprefix("Assertion failed, ")
+    elif kind == "validation_kind":
+        text = msg
+        if isinstance(value, dict) and "kind" in value:
+            loc = (*loc, "kind")
+    elif kind == "metric_source":
+        text = msg
+    else:
+        shown = repr(value) if not isinstance(value, dict | list) else type(value).__name__
+        text = f"{msg} (got {shown})"
+    return PlanError(doc.path, text, line=doc.line_of(loc), field=dotted(loc))
+
+
+def _data_loc(data: Any, loc: tuple[str | int, ...]) -> Loc:
+    """Drop the union tags pydantic puts in ``loc``, keeping only steps that exist in the data."""
+    out: list[str | int] = []
+    for part in loc:
+        in_dict = isinstance(data, dict) and part in data
+        in_list = isinstance(data, list) and isinstance(part, int) and part < len(data)
+        if in_dict or in_list:
+            data = data[part]
+        elif isinstance(data, dict | list):
+            if part == loc[-1] and not isinstance(part, int):
+                out.append(part)  # a missing or unknown key: keep it for the message
+            continue
+        else:
+            continue
+        out.append(part)
+    return tuple(out)
+
+
+def _valid_keys(loc: tuple[str | int, ...]) -> set[str]:
+    """Field names (by alias) of the model that ``loc`` points into."""
+    tp: Any = ValidationFile
+    for part in loc:
+        tp = _step(tp, part)
+        if tp is None:
+            return set()
+    tp = _unwrap(tp)
+    if isinstance(tp, type) and issubclass(tp, BaseModel):
+        return {f.alias or name for name, f in tp.model_fields.items()}
+    return set()
+
+
+def _unwrap(tp: Any) -> Any:
+    while get_origin(tp) is Annotated:
+        tp = get_args(tp)[0]
+    return tp
+
+
+def _step(tp: Any, part: str | int) -> Any:
+    tp = _unwrap(tp)
+    origin = get_origin(tp)
+    if origin is list:
+        return get_args(tp)[0] if isinstance(part, int) else None
+    if origin is dict:
+        return get_args(tp)[1]
+    if origin in (Union, types.UnionType):
+        for member in get_args(tp):
+            tags = [m for m in getattr(member, "__metadata__", ()) if isinstance(m, Tag)]
+            if tags and tags[0].tag == part:
+                return _unwrap(member)
+        return None
+    if isinstance(tp, type) and issubclass(tp, BaseModel):
+        for name, field in tp.model_fields.items():
+            if part in (name, field.alias):
+                return field.annotation
+    return None

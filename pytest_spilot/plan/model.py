@@ -1,0 +1,257 @@
+"""The validation-file format: these pydantic models are its only definition and JSON Schema."""
+
+from __future__ import annotations
+
+import re
+from typing import Annotated, Any, Literal
+
+from pydantic import (
+    AfterValidator,
+    BaseModel,
+    ConfigDict,
+    Discriminator,
+    Field,
+    Tag,
+    ValidationError,
+    model_validator,
+)
+
+OPERATORS = ("==", "!=", "<", "<=", ">", ">=")
+Operator = Literal["==", "!=", "<", "<=", ">", ">="]
+AGGREGATES = ("first", "last", "max", "min", "count")
+
+_NAME_RE = re.compile(r"^[A-Za-z_][A-Za-z0-9_.\-]*$")
+
+
+def _check_name(value: str) -> str:
+    if not _NAME_RE.match(value):
+        raise ValueError(
+            f"{value!r} is not a valid name: start with a letter or '_', then use letters, "
+            "digits, '_', '.' or '-'"
+        )
+    return value
+
+
+def _check_regex(value: str) -> str:
+    try:
+        re.compile(value)
+    except re.error as exc:
+        raise ValueError(f"invalid regular expression {value!r}: {exc}") from None
+    return value
+
+
+Name = Annotated[str, AfterValidator(_check_name)]
+Scalar = str | int | float | bool
+
+
+class StrictModel(BaseModel):
+    """Unknown keys are errors; models are immutable once loaded."""
+
+    model_config = ConfigDict(extra="forbid", frozen=True, populate_by_name=True)
+
+
+class RegexMetric(StrictModel):
+    """A number found in the job's log by a regular expression (group 1, else the whole match)."""
+
+    regex: Annotated[str, AfterValidator(_check_regex)]
+    aggregate: Literal["first", "last", "max", "min", "count"] = "last"
+
+    @property
+    def source_key(self) -> str:
+        return "regex"
+
+
+class JsonMetric(StrictModel):
+    """A number in a JSON file (relative to the run directory) at a dotted key path."""
+
+    file: str = Field(alias="json", description="JSON file, relative to the run directory")
+    path: str = Field(description="dotted key path, e.g. summary.success_rate or corners.0.wns")
+
+    @property
+    def source_key(self) -> str:
+        return "json"
+
+
+class PluginMetric(BaseModel):
+    """A metric read by a source that a plugin registers (hook ``pytest_spilot_metric_sources``)."""
+
+    model_config = ConfigDict(extra="allow", frozen=True)
+    source: Name
+
+    @property
+    def source_key(self) -> str:
+        return self.source
+
+
+def _metric_tag(value: Any) -> str | None:
+    if isinstance(value, dict):
+        present = [key for key in ("regex", "json", "source") if key in value]
+        return present[0] if len(present) == 1 else None
+    if isinstance(value, PluginMetric):
+        return "source"
+    return getattr(value, "source_key", None)
+
+
+MetricSpec = Annotated[
+    Annotated[RegexMetric, Tag("regex")]
+    | Annotated[JsonMetric, Tag("json")]
+    | Annotated[PluginMetric, Tag("source")],
+    Discriminator(
+        _metric_tag,
+        custom_error_type="metric_source",
+        custom_error_message=(
+            "a metric names exactly one source: {regex: PATTERN}, {json: FILE, path: KEY} "
+            "or {source: PLUGIN_SOURCE, ...}"
+        ),
+    ),
+]
+
+
+class Threshold(StrictModel):
+    """One acceptance threshold: ``metric op value``, or ``metric op baseline x ratio``."""
+
+    metric: str = Field(min_length=1)
+    op: Operator
+    value: float | None = None
+    baseline: float | None = Field(
+        None, gt=0, description="ratio to the baseline release's value of the same metric"
+    )
+    tolerance: float | None = Field(None, ge=0, description="absolute slack for the comparison")
+    level: Literal["error", "warning"] = "error"
+
+    @model_validator(mode="after")
+    def _value_or_baseline(self) -> Threshold:
+        if (self.value is None) == (self.baseline is None):
+            raise ValueError("give exactly one of 'value' (a number) or 'baseline' (a ratio)")
+        return self
+
+    @property
+    def id(self) -> str:
+        """The threshold's part of the test id, e.g. ``timing__setup__ws>=0``."""
+        if self.value is not None:
+            return f"{self.metric}{self.op}{_number(self.value)}"
+        return f"{self.metric}{self.op}baseline*{_number(self.baseline or 0)}"
+
+
+def _number(value: float) -> str:
+    return str(int(value)) if float(value).is_integer() else repr(value)
+
+
+class Defaults(StrictModel):
+    """Settings applied to every validation (and gate) of the file unless it sets its own."""
+
+    timeout_s: float | None = Field(None, gt=0)
+    retries: int | None = Field(None, ge=0)
+    location: str | None = None
+    cwd: str | None = None
+    env: dict[str, str] = Field(default_factory=dict)
+    markers: list[Name] = Field(default_factory=list)
+    metrics: dict[str, MetricSpec] = Field(default_factory=dict)
+
+
+class ValidationBase(StrictModel):
+    name: Name
+    markers: list[Name] = Field(default_factory=list)
+    timeout_s: float = Field(1800, gt=0)
+    retries: int = Field(0, ge=0, description="retries of transient failures only")
+    location: str = Field("local", description="'local', a node of the inventory, or a launcher")
+    cwd: str | None = Field(None, description="working directory (default: the run directory)")
+    env: dict[str, str] = Field(default_factory=dict)
+    matrix: dict[Name, Annotated[list[Scalar], Field(min_length=1)]] = Field(default_factory=dict)
+    metrics: dict[str, MetricSpec] = Field(default_factory=dict)
+    acceptance: list[Threshold] = Field(default_factory=list)
+
+
+class CommandValidation(ValidationBase):
+    """Run a command (argv list, or a string for ``sh -c``) and judge the metrics it leaves."""
+
+    kind: Literal["command"] = "command"
+    run: Annotated[list[str], Field(min_length=1)] | Annotated[str, Field(min_length=1)]
+
+
+class InnovusValidation(ValidationBase):
+    """Run one Innovus skill on a design in an Innovus session; metrics come from the ack."""
+
+    kind: Literal["innovus"]
+    skill: Name
+    design: str | None = None
+    args: dict[str, Any] = Field(default_factory=dict)
+
+
+class LibreLaneValidation(ValidationBase):
+    """Run a LibreLane flow on a design; metrics come from the run's final metrics."""
+
+    kind: Literal["librelane"]
+    design: str
+    pdk: str | None = None
+    preset: str | None = None
+    flow: str | None = None
+    args: dict[str, Any] = Field(default_factory=dict)
+
+
+def _kind_tag(value: Any) -> str | None:
+    if isinstance(value, dict):
+        kind = value.get("kind", "command")
+        return kind if kind in KINDS else None
+    return getattr(value, "kind", None)
+
+
+KINDS = ("command", "innovus", "librelane")
+
+Validation = Annotated[
+    Annotated[CommandValidation, Tag("command")]
+    | Annotated[InnovusValidation, Tag("innovus")]
+    | Annotated[LibreLaneValidation, Tag("librelane")],
+    Discriminator(
+        _kind_tag,
+        custom_error_type="validation_kind",
+        custom_error_message="'kind' must be one of command, innovus, librelane",
+    ),
+]
+
+
+class Gate(CommandValidation):
+    """A check that must hold before the file's validations are worth running (marked ``gate``)."""
+
+    required: bool = False
+
+
+class ValidationFile(StrictModel):
+    """A release-plan file: defaults, validations and gates."""
+
+    version: Literal[1] = 1
+    markers: list[Name] = Field(default_factory=list)
+    defaults: Defaults = Field(default_factory=Defaults)
+    validations: list[Validation] = Field(default_factory=list)
+    gates: list[Gate] = Field(default_factory=list)
+
+    @model_validator(mode="before")
+    @classmethod
+    def _apply_defaults(cls, data: Any) -> Any:
+        if not isinstance(data, dict) or not isinstance(data.get("defaults"), dict):
+            return data
+        try:
+            defaults = Defaults.model_validate(data["defaults"])
+        except ValidationError:
+            return data  # reported once, on the 'defaults' field itself
+        out = dict(data)
+        for section in ("validations", "gates"):
+            if isinstance(data.get(section), list):
+                out[section] = [apply_defaults(entry, defaults) for entry in data[section]]
+        return out
+
+
+def apply_defaults(entry: Any, defaults: Defaults) -> Any:
+    """Return ``entry`` with the file's defaults beneath it: mappings merged, markers joined."""
+    if not isinstance(entry, dict):
+        return entry
+    merged = dict(entry)
+    for key in defaults.model_fields_set:
+        value = getattr(defaults, key)
+        if key not in entry:
+            merged[key] = value
+        elif isinstance(value, dict) and isinstance(entry[key], dict):
+            merged[key] = {**value, **entry[key]}
+        elif key == "markers" and isinstance(entry[key], list):
+            merged[key] = [*value, *(m for m in entry[key] if m not in value)]
+    return merged

@@ -1,0 +1,201 @@
+"""Collection nodes: a plan file, a validation (collector), its run item and threshold items."""
+
+from __future__ import annotations
+
+import warnings
+from collections.abc import Iterator
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from pytest_spilot.acceptance import fmt
+from pytest_spilot.errors import PlanError, SpilotError
+from pytest_spilot.plan.expand import PlannedValidation, expand
+from pytest_spilot.plan.loader import load_validation_file
+from pytest_spilot.plan.model import Threshold
+from pytest_spilot.release import Release
+from pytest_spilot.state import RunRecord, ThresholdRecord
+
+KIND_MARKERS = {"innovus": "innovus", "librelane": "librelane"}
+LOG_TAIL_LINES = 20
+
+
+class SpilotFailure(Exception):
+    """A validation item's failure; its message is the whole report."""
+
+
+class SpilotWarning(UserWarning):
+    """A threshold with ``level: warning`` that was missed."""
+
+
+def _release(node: pytest.Node) -> Release:
+    release: Release = node.config.stash[RELEASE_KEY]
+    return release
+
+
+RELEASE_KEY = pytest.StashKey[Release]()
+
+
+class PlanFile(pytest.File):
+    """A validation file; every problem in it is one collection error naming file, line, field."""
+
+    def collect(self) -> Iterator[ValidationNode]:
+        plan = load_validation_file(self.path)
+        file_key = (
+            self.path.relative_to(self.config.rootpath).as_posix()
+            if self.path.is_relative_to(self.config.rootpath)
+            else self.path.as_posix()
+        )
+        for validation in expand(plan, self.path, file_key):
+            yield ValidationNode.from_parent(self, name=validation.id, validation=validation)
+
+    def repr_failure(self, excinfo: pytest.ExceptionInfo[BaseException]) -> Any:
+        if isinstance(excinfo.value, SpilotError):
+            return str(excinfo.value)
+        return super().repr_failure(excinfo)
+
+
+class ValidationNode(pytest.Collector):
+    """One validation after matrix expansion: its run item and threshold items share its scope."""
+
+    def __init__(self, *, validation: PlannedValidation, **kwargs: Any) -> None:
+        super().__init__(**kwargs)
+        self.validation = validation
+        self._run: RunRecord | None = None
+        names = ["gate"] if validation.is_gate else ["release"]
+        names += [*validation.markers]
+        if validation.spec.kind in KIND_MARKERS:
+            names.append(KIND_MARKERS[validation.spec.kind])
+        for name in dict.fromkeys(names):
+            try:
+                self.add_marker(getattr(pytest.mark, name))
+            except (AttributeError, pytest.fail.Exception):
+                raise PlanError(
+                    validation.file,
+                    f"validation {validation.id!r}: marker {name!r} is not registered; add it "
+                    "to 'markers' in the pytest configuration, or remove it",
+                    field="markers",
+                ) from None
+
+    def collect(self) -> Iterator[SpilotItem]:
+        yield RunItem.from_parent(self, name="run")
+        for threshold in self.validation.thresholds:
+            yield ThresholdItem.from_parent(self, name=threshold.id, threshold=threshold)
+
+    def run_record(self) -> RunRecord:
+        """The validation's run: executed by whichever item asks first, then shared."""
+        if self._run is None:
+            self._run = _release(self).run(self.validation)
+        return self._run
+
+
+class SpilotItem(pytest.Item):
+    parent: ValidationNode
+
+    @property
+    def validation(self) -> PlannedValidation:
+        return self.parent.validation
+
+    def setup(self) -> None:
+        record = _release(self).passed_before(self.validation)
+        if record is not None:
+            self.user_properties += [
+                ("spilot", self.role),
+                ("validation", self.validation.id),
+                ("resumed_from", str(record.finished)),
+            ]
+            pytest.skip(
+                f"passed in release {_release(self).settings.version} at "
+                f"{record.finished:%Y-%m-%d %H:%M:%S}Z (--spilot-resume)"
+            )
+
+    role = "run"
+
+    def reportinfo(self) -> tuple[Path, int | None, str]:
+        return self.path, None, f"{self.validation.id}::{self.name}"
+
+    def repr_failure(self, excinfo: pytest.ExceptionInfo[BaseException], style: Any = None) -> Any:
+        if isinstance(excinfo.value, SpilotFailure | SpilotError):
+            return str(excinfo.value)
+        return super().repr_failure(excinfo)
+
+    def _props(self, run: RunRecord) -> None:
+        self.user_properties += [
+            ("spilot", self.role),
+            ("validation", self.validation.id),
+            ("location", run.location),
+            ("run_dir", run.run_dir),
+            ("log", run.log),
+            *[("artifact", p) for p in run.artifacts],
+        ]
+
+
+class RunItem(SpilotItem):
+    """Runs the validation's job; fails when the job fails (exit code, timeout, session error)."""
+
+    role = "run"
+
+    def runtest(self) -> None:
+        run = self.parent.run_record()
+        self._props(run)
+        self.user_properties += [
+            ("exit_code", run.exit_code),
+            ("duration_s", f"{run.duration_s:.3f}"),
+            ("attempts", run.attempts),
+            *[(f"metric.{k}", fmt(v)) for k, v in run.metrics.items()],
+            *[(f"missing.{k}", why) for k, why in run.missing_metrics.items()],
+        ]
+        summary = f"{self.validation.id}: exit code {run.exit_code} in {run.duration_s:.2f} s"
+        print(f"{summary}; log: {run.log}")
+        if run.outcome != "passed":
+            raise SpilotFailure(
+                f"run failed: {run.message or f'exit code {run.exit_code}'}\n"
+                f"log: {run.log}\n{_tail(Path(run.log))}"
+            )
+
+
+class ThresholdItem(SpilotItem):
+    """Judges one acceptance threshold on the run's metrics; never runs the job a second time."""
+
+    role = "threshold"
+
+    def __init__(self, *, threshold: Threshold, **kwargs: Any) -> None:
+        super().__init__(**kwargs)
+        self.threshold = threshold
+
+    def runtest(self) -> None:
+        run = self.parent.run_record()
+        verdict = _release(self).judge(self.validation, self.threshold, run)
+        self._props(run)
+        self.user_properties += _verdict_props(verdict)
+        print(verdict.message)
+        if verdict.outcome == "failed":
+            raise SpilotFailure(verdict.message)
+        if verdict.outcome == "warning":
+            warnings.warn(SpilotWarning(f"{self.nodeid}: {verdict.message}"), stacklevel=1)
+
+
+def _verdict_props(verdict: ThresholdRecord) -> list[tuple[str, object]]:
+    props: list[tuple[str, object]] = [
+        ("metric", verdict.metric),
+        ("value", "" if verdict.value is None else fmt(verdict.value)),
+        ("op", verdict.op),
+        ("expected", "" if verdict.expected is None else fmt(verdict.expected)),
+        ("level", verdict.level),
+        ("summary", verdict.message),
+    ]
+    if verdict.baseline is not None:
+        props.append(("baseline", fmt(verdict.baseline)))
+    if verdict.tolerance is not None:
+        props.append(("tolerance", fmt(verdict.tolerance)))
+    return props
+
+
+def _tail(log: Path) -> str:
+    try:
+        lines = log.read_text(encoding="utf-8", errors="replace").splitlines()
+    except OSError:
+        return ""
+    shown = lines[-LOG_TAIL_LINES:]
+    return f"--- last {len(shown)} lines of the log ---\n" + "\n".join(shown) if shown else ""

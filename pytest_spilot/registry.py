@@ -1,0 +1,44 @@
+"""What the hooks provide, gathered once: metric sources, launchers and runners by name."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Any
+
+import pluggy
+
+from pytest_spilot import builtins, hookspecs
+from pytest_spilot.launchers.base import Launcher
+from pytest_spilot.metrics.base import MetricSource
+from pytest_spilot.runners.base import ValidationRunner
+
+
+@dataclass(frozen=True)
+class Registry:
+    metric_sources: dict[str, MetricSource]
+    launchers: dict[str, Launcher]
+    runners: dict[str, ValidationRunner]
+
+    @classmethod
+    def from_hook(cls, hook: Any) -> Registry:
+        """Build from a hook relay (pytest's ``config.hook`` or :func:`plugin_manager`'s)."""
+
+        # pluggy returns the last-registered plugin's result first: reversed, plugins win
+        # over the built-ins, so a site can replace e.g. the ``local`` launcher.
+        def gather(results: list[list[Any]], attr: str) -> dict[str, Any]:
+            return {getattr(x, attr): x for group in reversed(results) for x in group}
+
+        return cls(
+            metric_sources=gather(hook.pytest_spilot_metric_sources(), "key"),
+            launchers=gather(hook.pytest_spilot_launchers(), "name"),
+            runners=gather(hook.pytest_spilot_runners(), "kind"),
+        )
+
+
+def plugin_manager() -> pluggy.PluginManager:
+    """The hooks outside pytest (the ``spilot`` command): built-ins plus ``spilot`` entry points."""
+    pm = pluggy.PluginManager("pytest")
+    pm.add_hookspecs(hookspecs)
+    pm.register(builtins, "spilot-builtins")
+    pm.load_setuptools_entrypoints("spilot")
+    return pm

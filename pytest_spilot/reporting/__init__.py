@@ -1,0 +1,1 @@
+"""Renderings of a release for people and CI servers: table, plan, JUnit."""

@@ -1,0 +1,54 @@
+"""``spilot report STATE --junit OUT``: a saved release state as JUnit XML (junit-xml package)."""
+
+from __future__ import annotations
+
+from junit_xml import TestCase, TestSuite, to_xml_report_string
+
+from pytest_spilot.acceptance import fmt
+from pytest_spilot.state import ReleaseState, RunRecord, ValidationRecord
+
+
+def _attachments(run: RunRecord) -> str:
+    """Jenkins' attachment lines, one per log and artifact."""
+    return "\n".join(f"[[ATTACHMENT|{p}]]" for p in [run.log, *run.artifacts])
+
+
+def _run_case(record: ValidationRecord) -> TestCase:
+    run = record.run
+    case = TestCase(
+        f"{record.id}::run",
+        classname=record.file.replace("/", "."),
+        elapsed_sec=run.duration_s if run else None,
+    )
+    if run is None:
+        case.add_error_info("the run never finished (the release was interrupted)")
+        return case
+    case.stdout = _attachments(run)
+    if run.outcome != "passed":
+        case.add_failure_info(f"run failed: {run.message or f'exit code {run.exit_code}'}")
+    return case
+
+
+def state_to_junit(state: ReleaseState) -> str:
+    """One test case per validation run and per threshold, with metrics as properties."""
+    suites = []
+    for record in state.validations.values():
+        cases = [_run_case(record)]
+        for tid in record.thresholds_declared:
+            case = TestCase(f"{record.id}::{tid}", classname=record.file.replace("/", "."))
+            verdict = record.thresholds.get(tid)
+            if verdict is None:
+                case.add_skipped_info("not judged in this release (interrupted or deselected)")
+            else:
+                case.stdout = verdict.message + (
+                    "\n" + _attachments(record.run) if record.run else ""
+                )
+                if verdict.outcome == "failed":
+                    case.add_failure_info(verdict.message)
+            cases.append(case)
+        properties = {"version": state.version, "kind": record.kind}
+        if record.run:
+            properties |= {f"metric.{k}": fmt(v) for k, v in record.run.metrics.items()}
+            properties |= {"exit_code": str(record.run.exit_code), "log": record.run.log}
+        suites.append(TestSuite(record.key, cases, properties=properties))
+    return to_xml_report_string(suites, prettyprint=True, encoding="utf-8")

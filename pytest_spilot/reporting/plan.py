@@ -1,0 +1,50 @@
+"""``--spilot-plan``: the expanded release plan as text — what would run, where, judged how."""
+
+from __future__ import annotations
+
+import shlex
+from collections.abc import Sequence
+
+from pytest_spilot.plan.expand import PlannedValidation
+from pytest_spilot.registry import Registry
+from pytest_spilot.settings import Settings
+
+
+def _command(validation: PlannedValidation) -> str:
+    spec = validation.spec
+    run = getattr(spec, "run", None)
+    if isinstance(run, str):
+        return run
+    if isinstance(run, list):
+        return shlex.join(run)
+    return " ".join(
+        f"{k}={getattr(spec, k)}"
+        for k in ("skill", "design", "pdk", "preset")
+        if getattr(spec, k, None)
+    )
+
+
+def render_plan(
+    validations: Sequence[PlannedValidation], registry: Registry, settings: Settings
+) -> str:
+    lines = [
+        f"spilot plan for release {settings.version} "
+        f"(state: {settings.state_path}): {len(validations)} validations"
+    ]
+    for v in validations:
+        spec = v.spec
+        known = "" if spec.kind in registry.runners else "  [no runner installed for this kind]"
+        where = (
+            spec.location
+            if spec.location in registry.launchers
+            else f"{spec.location} [unknown location]"
+        )
+        role = "gate" if v.is_gate else spec.kind
+        lines.append(f"{v.key}  {role} @ {where}  timeout {spec.timeout_s:g}s{known}")
+        lines.append(f"    run: {_command(v)}")
+        for name, metric in spec.metrics.items():
+            lines.append(f"    metric {name}: {metric.source_key}")
+        for t in v.thresholds:
+            level = "" if t.level == "error" else f" ({t.level})"
+            lines.append(f"    threshold {t.id}{level}")
+    return "\n".join(lines)

@@ -1,0 +1,1 @@
+"""Flow runners: one small class per validation ``kind``, behind the ValidationRunner protocol."""

@@ -1,0 +1,48 @@
+"""The flow-runner extension point: how a validation of one ``kind`` runs its job."""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import ClassVar, Protocol
+
+from pytest_spilot.launchers.base import Launcher
+from pytest_spilot.plan.expand import PlannedValidation
+
+
+@dataclass(frozen=True)
+class RunContext:
+    """Where a run happens and what it may use."""
+
+    run_dir: Path
+    log_path: Path
+    launchers: Mapping[str, Launcher]
+    env: Mapping[str, str] = field(default_factory=dict)
+
+
+@dataclass(frozen=True)
+class RunOutcome:
+    """What the job did; ``metrics`` are those the tool reports natively (an ack, metrics.json)."""
+
+    exit_code: int | None
+    duration_s: float
+    message: str = ""
+    timed_out: bool = False
+    command: list[str] = field(default_factory=list)
+    metrics: Mapping[str, float] = field(default_factory=dict)
+    artifacts: list[Path] = field(default_factory=list)
+
+    @property
+    def ok(self) -> bool:
+        return self.exit_code == 0 and not self.timed_out
+
+
+class ValidationRunner(Protocol):
+    """Runs validations of one ``kind`` (command, innovus, librelane, or a plugin's)."""
+
+    kind: ClassVar[str]
+
+    def run(self, validation: PlannedValidation, ctx: RunContext) -> RunOutcome:
+        """Run the validation's job once; never raise for a failing job, report it."""
+        ...
