@@ -34,7 +34,11 @@ def execute(validation: PlannedValidation, registry: Registry, run_dir: Path) ->
         run_dir=run_dir,
         log_path=log_path,
         launchers=registry.launchers,
-        env={"SPILOT_RUN_DIR": str(run_dir), **validation.matrix_env},
+        env={
+            "SPILOT_RUN_DIR": str(run_dir),
+            "SPILOT_PLAN_DIR": str(validation.base_dir),
+            **validation.matrix_env,
+        },
     )
     runner = registry.runners.get(spec.kind)
     try:

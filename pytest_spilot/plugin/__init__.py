@@ -29,6 +29,8 @@ MARKERS = {
     "remote": "needs a remote node (SSH) or a batch system",
 }
 INVENTORY_NAMES = ("nodes.yaml", "nodes.yml")
+PLAN_SUFFIXES = (".yaml", ".yml")
+_PLAN_FILE_ERRORS: set[str] = set()
 
 
 def pytest_addoption(parser: pytest.Parser) -> None:
@@ -112,12 +114,25 @@ def _plan_dirs(config: pytest.Config) -> list[Path]:
 
 
 def pytest_collect_file(file_path: Path, parent: pytest.Collector) -> PlanFile | None:
-    if file_path.suffix not in (".yaml", ".yml") or file_path.name in INVENTORY_NAMES:
+    if file_path.suffix not in PLAN_SUFFIXES or file_path.name in INVENTORY_NAMES:
         return None
     under_plan_dir = any(file_path.is_relative_to(d) for d in _plan_dirs(parent.config))
     if under_plan_dir or parent.session.isinitpath(file_path):
         return PlanFile.from_parent(parent, path=file_path)
     return None
+
+
+def pytest_collectreport(report: pytest.CollectReport) -> None:
+    if report.failed and report.nodeid.endswith(PLAN_SUFFIXES):
+        _PLAN_FILE_ERRORS.add(report.nodeid)
+
+
+@pytest.hookimpl(tryfirst=True)
+def pytest_runtestloop(session: pytest.Session) -> None:
+    # A broken plan file is its own collection error; the other files still run. Only when
+    # every collection error is a plan file's, so Python modules keep pytest's usual rule.
+    if _PLAN_FILE_ERRORS and session.testsfailed == len(_PLAN_FILE_ERRORS):
+        session.config.option.continue_on_collection_errors = True
 
 
 def pytest_collection_modifyitems(

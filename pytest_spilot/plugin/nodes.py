@@ -183,6 +183,7 @@ def _verdict_props(verdict: ThresholdRecord) -> list[tuple[str, object]]:
         ("op", verdict.op),
         ("expected", "" if verdict.expected is None else fmt(verdict.expected)),
         ("level", verdict.level),
+        ("verdict", verdict.outcome),
         ("summary", verdict.message),
     ]
     if verdict.baseline is not None:

@@ -39,7 +39,7 @@ class ReleaseTable:
     def add_item(self, validation: str, outcome: str, props: Mapping[str, object]) -> None:
         """Fold one item's report (its outcome and properties) into its validation's row."""
         row = self.row(validation)
-        row.merge_result(outcome)
+        row.merge_result(str(props.get("verdict", outcome)))
         if "location" in props:
             row.location = str(props["location"])
         if "duration_s" in props:

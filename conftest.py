@@ -1,0 +1,1 @@
+"""The repository's own pytest configuration (the plugin itself loads through its entry point)."""

@@ -1,0 +1,59 @@
+"""``spilot``: what is not a test run — render a saved release state, print the file formats."""
+
+from __future__ import annotations
+
+import argparse
+import sys
+from pathlib import Path
+
+from pytest_spilot.errors import SpilotError
+from pytest_spilot.reporting.junit import state_to_junit
+from pytest_spilot.reporting.table import ReleaseTable
+from pytest_spilot.schema import FORMATS, json_schema
+from pytest_spilot.state import read_state, write_atomic
+
+
+def _report(args: argparse.Namespace) -> int:
+    state = read_state(args.state)
+    if state is None:
+        raise SpilotError(f"{args.state}: no such release state; run pytest with "
+                          "--spilot-state or look under .spilot/")
+    if args.junit:
+        write_atomic(args.junit, state_to_junit(state))
+        print(f"wrote {args.junit}")
+    table = ReleaseTable.from_state(state)
+    print(table.render([f"release {state.version}: {len(state.validations)} validations"]))
+    failed = [r for r in table.rows.values() if r.result in ("failed", "error")]
+    return 1 if failed else 0
+
+
+def _schema(args: argparse.Namespace) -> int:
+    print(json_schema(args.name))
+    return 0
+
+
+def build_parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(prog="spilot", description=__doc__)
+    sub = parser.add_subparsers(dest="command", required=True)
+    report = sub.add_parser("report", help="show a saved release state; --junit writes JUnit XML")
+    report.add_argument("state", type=Path, help="release state file, e.g. .spilot/2026.11.json")
+    report.add_argument("--junit", type=Path, metavar="OUT", help="write JUnit XML to OUT")
+    report.set_defaults(func=_report)
+    schema = sub.add_parser("schema", help="print the JSON Schema of a file format")
+    schema.add_argument("name", choices=sorted(FORMATS))
+    schema.set_defaults(func=_schema)
+    return parser
+
+
+def main(argv: list[str] | None = None) -> int:
+    args = build_parser().parse_args(argv)
+    try:
+        code: int = args.func(args)
+    except SpilotError as exc:
+        print(f"spilot: {exc}", file=sys.stderr)
+        return 2
+    return code
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,19 @@
+"""The file formats by name, for ``spilot schema NAME``: JSON Schema straight from the models."""
+
+from __future__ import annotations
+
+import json
+
+from pydantic import BaseModel
+
+from pytest_spilot.plan.model import ValidationFile
+from pytest_spilot.state import ReleaseState
+
+FORMATS: dict[str, type[BaseModel]] = {
+    "validations": ValidationFile,
+    "state": ReleaseState,
+}
+
+
+def json_schema(name: str) -> str:
+    return json.dumps(FORMATS[name].model_json_schema(by_alias=True), indent=2)
