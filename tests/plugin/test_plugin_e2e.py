@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import contextlib
 import json
 import os
 import re
@@ -148,10 +149,13 @@ def test_items_of_a_validation_stay_on_one_worker(pytester: pytest.Pytester) -> 
 
 
 def test_bad_file_is_a_collection_error_others_run(pytester: pytest.Pytester) -> None:
-    pytester.makefile(".yaml", **{
-        "validations/bad": "version: 1\nvalidations:\n  - name: a\n    runn: [true]\n",
-        "validations/good": "version: 1\nvalidations:\n  - name: ok\n    run: ['true']\n",
-    })
+    pytester.makefile(
+        ".yaml",
+        **{
+            "validations/bad": "version: 1\nvalidations:\n  - name: a\n    runn: [true]\n",
+            "validations/good": "version: 1\nvalidations:\n  - name: ok\n    run: ['true']\n",
+        },
+    )
     result = pytester.runpytest_subprocess()
     result.assert_outcomes(passed=1, errors=1)
     assert "bad.yaml:4: validations[0].runn: unknown key 'runn'; did you mean 'run'?" in (
@@ -161,14 +165,25 @@ def test_bad_file_is_a_collection_error_others_run(pytester: pytest.Pytester) ->
 
 
 def test_markers_and_strict_markers(pytester: pytest.Pytester) -> None:
-    pytester.makefile(".yaml", **{"validations/m": (
-        "version: 1\nmarkers: [smoke]\nvalidations:\n"
-        "  - {name: a, run: ['true']}\n  - {name: b, run: ['true'], markers: [remote]}\n"
-    )})
+    pytester.makefile(
+        ".yaml",
+        **{
+            "validations/m": (
+                "version: 1\nmarkers: [smoke]\nvalidations:\n"
+                "  - {name: a, run: ['true']}\n  - {name: b, run: ['true'], markers: [remote]}\n"
+            )
+        },
+    )
     result = pytester.runpytest_subprocess("--strict-markers", "-m", "release and remote")
     result.assert_outcomes(passed=1, deselected=1)
-    pytester.makefile(".yaml", **{"validations/u": (
-        "version: 1\nvalidations:\n  - {name: c, run: ['true'], markers: [nonesuch]}\n")})
+    pytester.makefile(
+        ".yaml",
+        **{
+            "validations/u": (
+                "version: 1\nvalidations:\n  - {name: c, run: ['true'], markers: [nonesuch]}\n"
+            )
+        },
+    )
     result = pytester.runpytest_subprocess("--strict-markers")
     result.stdout.fnmatch_lines(["*u.yaml*marker 'nonesuch' is not registered*"])
 
@@ -176,19 +191,26 @@ def test_markers_and_strict_markers(pytester: pytest.Pytester) -> None:
 def test_plan_dry_run_runs_nothing(pytester: pytest.Pytester, plan: Path) -> None:
     result = pytester.runpytest_subprocess("--spilot-plan", "-n", "2")
     assert result.ret == 0
-    result.stdout.fnmatch_lines([
-        "spilot plan for release dev*: 6 validations",
-        "*threshold sps>=3000",
-        "validations/plan.yaml::grid?sky130A-minimal?  command @ local*",
-    ])
+    result.stdout.fnmatch_lines(
+        [
+            "spilot plan for release dev*: 6 validations",
+            "*threshold sps>=3000",
+            "validations/plan.yaml::grid?sky130A-minimal?  command @ local*",
+        ]
+    )
     assert not plan.exists()
 
 
-def test_resume_after_kill_reruns_only_unfinished(pytester: pytest.Pytester, tmp_path: Path) -> None:
+def test_resume_after_kill_reruns_only_unfinished(
+    pytester: pytest.Pytester, tmp_path: Path
+) -> None:
     """SIGKILL the whole run while one job hangs; --spilot-resume re-runs only what did not pass."""
     flag = tmp_path / "flag"
     count = tmp_path / "count"
-    pytester.makefile(".yaml", **{"validations/r": f"""
+    pytester.makefile(
+        ".yaml",
+        **{
+            "validations/r": f"""
 version: 1
 validations:
   - name: quick
@@ -197,16 +219,26 @@ validations:
     acceptance: [{{metric: v, op: "==", value: 1}}]
   - name: waits
     run: 'echo waits >> {count}; test -f {flag} || sleep 41.75'
-"""})
+"""
+        },
+    )
     cmd = [sys.executable, "-m", "pytest", "-p", "no:cacheprovider", "-n", "2", "-q"]
-    proc = subprocess.Popen(cmd, cwd=pytester.path, start_new_session=True,
-                            stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    proc = subprocess.Popen(
+        cmd,
+        cwd=pytester.path,
+        start_new_session=True,
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.DEVNULL,
+    )
     state_file = pytester.path / ".spilot" / "dev.json"
     try:
         deadline = time.monotonic() + 60
         while time.monotonic() < deadline:
-            if state_file.exists() and "v==1" in state_file.read_text() and \
-                    "waits" in (count.read_text() if count.exists() else ""):
+            if (
+                state_file.exists()
+                and "v==1" in state_file.read_text()
+                and "waits" in (count.read_text() if count.exists() else "")
+            ):
                 break
             time.sleep(0.05)
         else:
@@ -231,7 +263,5 @@ def _kill_leftovers(marker: str) -> None:
         except OSError:
             continue
         if marker.encode() in cmdline:
-            try:
+            with contextlib.suppress(ProcessLookupError):
                 os.kill(int(entry.name), signal.SIGKILL)
-            except ProcessLookupError:
-                pass
