@@ -16,8 +16,10 @@ from pytest_spilot.state import read_state, write_atomic
 def _report(args: argparse.Namespace) -> int:
     state = read_state(args.state)
     if state is None:
-        raise SpilotError(f"{args.state}: no such release state; run pytest with "
-                          "--spilot-state or look under .spilot/")
+        raise SpilotError(
+            f"{args.state}: no such release state; run pytest with "
+            "--spilot-state or look under .spilot/"
+        )
     if args.junit:
         write_atomic(args.junit, state_to_junit(state))
         print(f"wrote {args.junit}")

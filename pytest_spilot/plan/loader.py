@@ -13,6 +13,8 @@ from pytest_spilot.errors import PlanError, PlanErrors
 from pytest_spilot.plan.model import ValidationFile
 from pytest_spilot.yamlsource import Loc, YamlDocument, dotted, load_yaml
 
+PLAN_SUFFIXES = (".yaml", ".yml")
+
 
 def load_validation_file(path: Path) -> ValidationFile:
     """Parse and validate one file; PlanError/PlanErrors name the file, line and field."""

@@ -9,6 +9,7 @@ import pytest
 
 from pytest_spilot import builtins, hookspecs
 from pytest_spilot.errors import SpilotError
+from pytest_spilot.plan.loader import PLAN_SUFFIXES
 from pytest_spilot.plugin.nodes import RELEASE_KEY, PlanFile, SpilotItem
 from pytest_spilot.plugin.reporter import ReleaseReporter
 from pytest_spilot.registry import Registry
@@ -29,8 +30,6 @@ MARKERS = {
     "remote": "needs a remote node (SSH) or a batch system",
 }
 INVENTORY_NAMES = ("nodes.yaml", "nodes.yml")
-PLAN_SUFFIXES = (".yaml", ".yml")
-_PLAN_FILE_ERRORS: set[str] = set()
 
 
 def pytest_addoption(parser: pytest.Parser) -> None:
@@ -105,6 +104,7 @@ def pytest_configure(config: pytest.Config) -> None:
     except SpilotError as exc:
         raise pytest.UsageError(str(exc)) from None
     config.stash[RELEASE_KEY] = release
+    config.pluginmanager.register(PlanFileErrors(), "spilot-plan-file-errors")
     if not hasattr(config, "workerinput"):
         config.pluginmanager.register(ReleaseReporter(settings), "spilot-reporter")
 
@@ -122,17 +122,24 @@ def pytest_collect_file(file_path: Path, parent: pytest.Collector) -> PlanFile |
     return None
 
 
-def pytest_collectreport(report: pytest.CollectReport) -> None:
-    if report.failed and report.nodeid.endswith(PLAN_SUFFIXES):
-        _PLAN_FILE_ERRORS.add(report.nodeid)
+class PlanFileErrors:
+    """A broken plan file is its own collection error and the other files still run.
 
+    Only when every collection error is a plan file's: Python modules keep pytest's usual rule.
+    """
 
-@pytest.hookimpl(tryfirst=True)
-def pytest_runtestloop(session: pytest.Session) -> None:
-    # A broken plan file is its own collection error; the other files still run. Only when
-    # every collection error is a plan file's, so Python modules keep pytest's usual rule.
-    if _PLAN_FILE_ERRORS and session.testsfailed == len(_PLAN_FILE_ERRORS):
-        session.config.option.continue_on_collection_errors = True
+    def __init__(self) -> None:
+        self.nodeids: set[str] = set()
+
+    @pytest.hookimpl
+    def pytest_collectreport(self, report: pytest.CollectReport) -> None:
+        if report.failed and report.nodeid.endswith(PLAN_SUFFIXES):
+            self.nodeids.add(report.nodeid)
+
+    @pytest.hookimpl(tryfirst=True)
+    def pytest_runtestloop(self, session: pytest.Session) -> None:
+        if self.nodeids and session.testsfailed == len(self.nodeids):
+            session.config.option.continue_on_collection_errors = True
 
 
 def pytest_collection_modifyitems(

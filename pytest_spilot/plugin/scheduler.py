@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from xdist.scheduler.loadscope import LoadScopeScheduling
 
-PLAN_SUFFIXES = (".yaml", ".yml")
+from pytest_spilot.plan.loader import PLAN_SUFFIXES
 
 
 def validation_scope(nodeid: str) -> str:
