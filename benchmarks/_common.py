@@ -5,6 +5,7 @@ from __future__ import annotations
 import argparse
 import json
 import os
+import platform
 import re
 import statistics
 import subprocess
@@ -90,17 +91,36 @@ def write_project(root: Path, files: dict[str, str]) -> Path:
     return root
 
 
-def _env() -> dict[str, str]:
-    return {k: v for k, v in os.environ.items() if k not in _SCRUBBED_ENV}
+@dataclass(frozen=True)
+class Options:
+    """Command-line options shared by every benchmark script."""
+
+    repeats: int = REPEATS
+    bytecode_cache: bool = True
 
 
-def run_pytest(project: Path, args: list[str]) -> tuple[float, subprocess.CompletedProcess[str]]:
+def pytest_env(tmp: Path, options: Options) -> dict[str, str]:
+    """The environment of the pytest runs.
+
+    With ``bytecode_cache`` (the default), byte-code caching is on even where the caller set
+    PYTHONDONTWRITEBYTECODE, and the cache lives in ``tmp`` (PYTHONPYCACHEPREFIX), so the
+    source tree gets no __pycache__ folders. Without it, modules that have no cached byte code
+    (an editable install, modules pytest rewrites) are compiled again by every process.
+    """
+    env = {k: v for k, v in os.environ.items() if k not in _SCRUBBED_ENV}
+    if options.bytecode_cache:
+        env.pop("PYTHONDONTWRITEBYTECODE", None)
+        env["PYTHONPYCACHEPREFIX"] = str(tmp / "pycache")
+    return env
+
+
+def run_pytest(
+    project: Path, args: list[str], env: dict[str, str]
+) -> tuple[float, subprocess.CompletedProcess[str]]:
     """Run ``python -m pytest -p no:cacheprovider -q ARGS`` in ``project``; wall-clock seconds."""
     cmd = [sys.executable, "-m", "pytest", "-p", "no:cacheprovider", "-q", *args]
     start = time.perf_counter()
-    proc = subprocess.run(
-        cmd, cwd=project, env=_env(), capture_output=True, text=True, check=False
-    )
+    proc = subprocess.run(cmd, cwd=project, env=env, capture_output=True, text=True, check=False)
     return time.perf_counter() - start, proc
 
 
@@ -118,6 +138,7 @@ def time_pytest(
     project: Path,
     args: list[str],
     *,
+    env: dict[str, str],
     expect: str,
     label: str,
     repeats: int = REPEATS,
@@ -125,11 +146,11 @@ def time_pytest(
 ) -> Timing:
     """Median of ``repeats`` timed runs, after one untimed warm-up run (page cache, .pyc)."""
     if warmup:
-        _, proc = run_pytest(project, args)
+        _, proc = run_pytest(project, args, env)
         _check(proc, expect, label)
     runs = []
     for _ in range(repeats):
-        elapsed, proc = run_pytest(project, args)
+        elapsed, proc = run_pytest(project, args, env)
         _check(proc, expect, label)
         runs.append(round(elapsed, 4))
     return Timing(label=label, args=args, runs_s=runs)
@@ -162,27 +183,58 @@ def error_result(name: str, target: float, exc: Exception) -> Result:
     )
 
 
-def parse_args(description: str) -> argparse.Namespace:
+def machine() -> dict[str, object]:
+    """What the figures depend on: cores, load average (other work skews them), Python."""
+    return {
+        "cores": os.cpu_count(),
+        "loadavg": [round(x, 2) for x in os.getloadavg()],
+        "python": sys.version.split()[0],
+        "platform": platform.platform(),
+    }
+
+
+def parse_args(description: str) -> tuple[Options, bool]:
+    """``(options, as_json)`` from the command line."""
     parser = argparse.ArgumentParser(description=description)
     parser.add_argument("--json", action="store_true", help="print the results as JSON")
     parser.add_argument(
         "--repeats", type=int, default=REPEATS, help=f"timed runs per case (default {REPEATS})"
     )
-    return parser.parse_args()
+    parser.add_argument(
+        "--no-bytecode-cache",
+        action="store_true",
+        help="keep the caller's byte-code settings (e.g. PYTHONDONTWRITEBYTECODE=1)",
+    )
+    args = parser.parse_args()
+    return Options(repeats=args.repeats, bytecode_cache=not args.no_bytecode_cache), args.json
 
 
-def report(results: list[Result], as_json: bool) -> None:
+def report(
+    results: list[Result], as_json: bool, before: dict[str, object], options: Options
+) -> None:
+    after = machine()
     if as_json:
-        print(json.dumps([r.to_json() for r in results], indent=2))
+        data = {
+            "machine": {**before, "loadavg_after": after["loadavg"]},
+            "options": asdict(options),
+            "results": [r.to_json() for r in results],
+        }
+        print(json.dumps(data, indent=2))
         return
     for result in results:
         print(result.line())
         for note in result.notes:
             print(f"    {note}")
+    cache = "on" if options.bytecode_cache else "off"
+    print(
+        f"# {before['cores']} cores, Python {before['python']}, byte-code cache {cache}, "
+        f"load average before {before['loadavg']} after {after['loadavg']}"
+    )
 
 
-def main(description: str, bench: Callable[[int], list[Result]]) -> int:
-    """Run ``bench(repeats)`` and report; benchmarks report, they never fail the exit code."""
-    args = parse_args(description)
-    report(bench(args.repeats), args.json)
+def main(description: str, bench: Callable[[Options], list[Result]]) -> int:
+    """Run ``bench(options)`` and report; benchmarks report, they never fail the exit code."""
+    options, as_json = parse_args(description)
+    before = machine()
+    report(bench(options), as_json, before, options)
     return 0

@@ -12,8 +12,18 @@ import sys
 import tempfile
 from pathlib import Path
 
-from _common import NO_SPILOT, BenchError, Result, compare, error_result, main, time_pytest
-from _common import write_project as write
+from _common import (
+    NO_SPILOT,
+    BenchError,
+    Options,
+    Result,
+    compare,
+    error_result,
+    main,
+    pytest_env,
+    time_pytest,
+    write_project,
+)
 
 NAME = "harness overhead"
 COUNT = 200
@@ -29,32 +39,38 @@ def validation_file(count: int = COUNT) -> str:
 
 
 def plain_tests(count: int = COUNT) -> str:
-    funcs = [f'def test_v{i:03d}():\n    subprocess.run(["true"], check=True)\n' for i in range(count)]
+    funcs = [
+        f'def test_v{i:03d}():\n    subprocess.run(["true"], check=True)\n' for i in range(count)
+    ]
     return "import subprocess\n\n\n" + "\n\n".join(funcs)
 
 
-def bench(repeats: int) -> list[Result]:
+def bench(options: Options) -> list[Result]:
+    expect = rf"\b{COUNT} passed\b"
     with tempfile.TemporaryDirectory(prefix="spilot-bench-overhead-") as tmp:
         root = Path(tmp)
-        spilot = write(root / "spilot", {"validations/bench.yaml": validation_file()})
-        plain = write(root / "plain", {"test_plain.py": plain_tests()})
+        env = pytest_env(root, options)
+        spilot = write_project(root / "spilot", {"validations/bench.yaml": validation_file()})
+        plain = write_project(root / "plain", {"test_plain.py": plain_tests()})
         try:
             measured = time_pytest(
-                spilot, WORKERS, expect=rf"\b{COUNT} passed\b", label="spilot", repeats=repeats
+                spilot, WORKERS, env=env, expect=expect, label="spilot", repeats=options.repeats
             )
             baseline = time_pytest(
                 plain,
                 [*WORKERS, *NO_SPILOT],
-                expect=rf"\b{COUNT} passed\b",
+                env=env,
+                expect=expect,
                 label="plain",
-                repeats=repeats,
+                repeats=options.repeats,
             )
         except BenchError as exc:
             return [error_result(NAME, TARGET, exc)]
     per_item_ms = (measured.median_s - baseline.median_s) / COUNT * 1000
     notes = [
-        f"{COUNT} items each, -n 2, median of {repeats}; "
-        f"extra cost per validation ~{per_item_ms:.1f} ms wall-clock"
+        f"{COUNT} items each, -n 2, median of {options.repeats} "
+        f"(spilot {measured.runs_s}, plain {baseline.runs_s}); "
+        f"extra wall-clock per validation ~{per_item_ms:.1f} ms"
     ]
     return [compare(NAME, measured, baseline, TARGET, notes)]
 

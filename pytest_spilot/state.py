@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 import os
 import tempfile
 from collections.abc import Callable
@@ -163,9 +164,27 @@ class StateStore:
         """Apply ``change`` to the record at ``key`` and save, atomically and durably."""
         self.path.parent.mkdir(parents=True, exist_ok=True)
         with self._lock:
-            state = self.load()
-            record = change(state.validations.get(key))
-            state.validations[key] = record
-            state.updated = now()
-            write_atomic(self.path, state.model_dump_json(indent=1))
+            # Only the changed record goes through pydantic: validating and re-serialising the
+            # whole release on every item made saving cost grow with the release's size.
+            data = self._load_raw()
+            current = data["validations"].get(key)
+            record = change(None if current is None else ValidationRecord.model_validate(current))
+            data["validations"][key] = record.model_dump(mode="json")
+            data["updated"] = now().isoformat()
+            write_atomic(self.path, json.dumps(data, separators=(",", ":")))
         return record
+
+    def _load_raw(self) -> dict[str, Any]:
+        try:
+            data = json.loads(self.path.read_bytes())
+        except FileNotFoundError:
+            return ReleaseState(version=self.version).model_dump(mode="json")
+        except ValueError:
+            self.load()  # raises the full, explained error
+            raise
+        if not isinstance(data, dict) or not isinstance(data.get("validations"), dict):
+            self.load()
+            raise SpilotError(f"{self.path}: not a release state")
+        if data.get("version") != self.version:
+            self.load()
+        return data

@@ -14,7 +14,7 @@ from pytest_spilot.launchers.base import (
     Job,
     JobResult,
 )
-from pytest_spilot.launchers.process import TOKEN_VAR, kill_tree
+from pytest_spilot.launchers.process import TOKEN_VAR, kill_tree, wait_exit
 
 
 class LocalLauncher:
@@ -47,7 +47,7 @@ class LocalLauncher:
                 log.write(f"[spilot] {message}\n".encode())
                 return JobResult(NOT_FOUND_EXIT_CODE, time.monotonic() - start, message=message)
             try:
-                exit_code = proc.wait(timeout=job.timeout_s)
+                exit_code = wait_exit(proc, job.timeout_s)
             except subprocess.TimeoutExpired:
                 kill_tree(proc, token, self.grace_s)
                 duration = time.monotonic() - start
@@ -58,7 +58,7 @@ class LocalLauncher:
                 kill_tree(proc, token, self.grace_s)
                 raise
             # Background children the job left behind must not outlive it.
-            kill_tree(proc, token, self.grace_s)
+            kill_tree(proc, token, self.grace_s, sweep=False)
         if exit_code < 0:  # killed by a signal: report it the way a shell would
             message = f"killed by signal {-exit_code}"
             exit_code = 128 - exit_code

@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import contextlib
 import os
+import select
 import signal
 import subprocess
 import time
@@ -36,11 +37,21 @@ def _signal(pids: list[int], sig: int) -> None:
             os.kill(pid, sig)
 
 
-def kill_tree(leader: subprocess.Popen[bytes], token: str, grace_s: float = 1.0) -> None:
+def kill_tree(
+    leader: subprocess.Popen[bytes], token: str, grace_s: float = 1.0, *, sweep: bool = True
+) -> None:
     """SIGTERM the job's whole tree, then SIGKILL whatever is left after ``grace_s``.
 
-    ``leader`` started the process group (``start_new_session``) and is reaped here.
+    ``leader`` started the process group (``start_new_session``) and is reaped here. With
+    ``sweep=False`` (a job that ended by itself) ``/proc`` is scanned only when the process
+    group still has members: scanning after every clean job cost ~7 ms per validation.
     """
+    if not sweep:
+        try:
+            os.killpg(leader.pid, 0)
+        except (ProcessLookupError, PermissionError):
+            leader.poll()
+            return
     pids = job_pids(leader.pid, token)
     if not pids:
         leader.poll()
@@ -55,3 +66,23 @@ def kill_tree(leader: subprocess.Popen[bytes], token: str, grace_s: float = 1.0)
         time.sleep(0.01)
     _signal(pids, signal.SIGKILL)
     leader.wait()
+
+
+def wait_exit(proc: subprocess.Popen[bytes], timeout_s: float) -> int:
+    """``proc.wait(timeout)`` that wakes the moment the process exits.
+
+    Popen.wait with a timeout polls with growing sleeps (~1 ms lost per short job); a pidfd
+    (Linux 5.3+) lets poll() sleep until the exit itself. Raises subprocess.TimeoutExpired.
+    """
+    try:
+        pidfd = os.pidfd_open(proc.pid)
+    except (AttributeError, OSError):
+        return proc.wait(timeout=timeout_s)
+    try:
+        poller = select.poll()
+        poller.register(pidfd, select.POLLIN)
+        if not poller.poll(timeout_s * 1000):
+            raise subprocess.TimeoutExpired(proc.args, timeout_s)
+    finally:
+        os.close(pidfd)
+    return proc.wait()

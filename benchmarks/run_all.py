@@ -1,0 +1,23 @@
+"""Run every benchmark (overhead, scaling, collection) and print all their lines."""
+
+from __future__ import annotations
+
+import sys
+
+import bench_collection
+import bench_overhead
+import bench_scaling
+from _common import Options, Result, main
+
+BENCHES = (bench_overhead, bench_scaling, bench_collection)
+
+
+def bench(options: Options) -> list[Result]:
+    results: list[Result] = []
+    for module in BENCHES:
+        results += module.bench(options)
+    return results
+
+
+if __name__ == "__main__":
+    sys.exit(main(__doc__.splitlines()[0], bench))
