@@ -146,6 +146,7 @@ class StateStore:
         self.path = path
         self.version = version
         self._lock = FileLock(str(path) + ".lock")
+        self._checked = False
 
     def load(self) -> ReleaseState:
         state = read_state(self.path)
@@ -175,6 +176,9 @@ class StateStore:
         return record
 
     def _load_raw(self) -> dict[str, Any]:
+        if not self._checked:
+            self.load()  # the whole file is validated once per process, with explained errors
+            self._checked = True
         try:
             data = json.loads(self.path.read_bytes())
         except FileNotFoundError:

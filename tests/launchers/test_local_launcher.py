@@ -1,0 +1,84 @@
+"""The local launcher with real subprocesses: exit codes, streamed log, timeouts, no orphans."""
+
+from __future__ import annotations
+
+import threading
+import time
+import uuid
+from pathlib import Path
+
+from pytest_spilot.launchers.base import Job
+from pytest_spilot.launchers.local import LocalLauncher
+
+
+def live_pids_with(marker: str) -> list[int]:
+    """Non-zombie processes whose command line contains ``marker``."""
+    found = []
+    for entry in Path("/proc").glob("[0-9]*"):
+        try:
+            if marker.encode() not in (entry / "cmdline").read_bytes():
+                continue
+            if (entry / "stat").read_text().rsplit(")", 1)[1].split()[0] != "Z":
+                found.append(int(entry.name))
+        except OSError:
+            continue
+    return found
+
+
+def job(tmp_path: Path, script: str, timeout_s: float = 10) -> Job:
+    return Job(
+        ["sh", "-c", script], cwd=tmp_path, log_path=tmp_path / "job.log", timeout_s=timeout_s
+    )
+
+
+def unique_sleep() -> str:
+    return f"300.{uuid.uuid4().int % 10**6:06d}"
+
+
+def test_exit_code_and_log(tmp_path: Path) -> None:
+    result = LocalLauncher().run(job(tmp_path, "echo out; echo err >&2; exit 3"))
+    assert result.exit_code == 3 and not result.timed_out
+    assert (tmp_path / "job.log").read_text().splitlines() == ["out", "err"]
+
+
+def test_command_not_found_is_127(tmp_path: Path) -> None:
+    spec = Job(["no-such-tool-xyz"], cwd=tmp_path, log_path=tmp_path / "job.log", timeout_s=5)
+    result = LocalLauncher().run(spec)
+    assert result.exit_code == 127
+    assert "no-such-tool-xyz" in (tmp_path / "job.log").read_text()
+
+
+def test_output_streams_while_the_job_runs(tmp_path: Path) -> None:
+    seen: list[str] = []
+    log = tmp_path / "job.log"
+
+    def watch() -> None:
+        deadline = time.monotonic() + 5
+        while time.monotonic() < deadline and not seen:
+            if log.exists() and "first" in log.read_text():
+                seen.append(log.read_text())
+            time.sleep(0.01)
+
+    watcher = threading.Thread(target=watch)
+    watcher.start()
+    LocalLauncher().run(job(tmp_path, "echo first; sleep 1; echo second"))
+    watcher.join()
+    assert seen and "second" not in seen[0]
+
+
+def test_timeout_kills_the_whole_tree_also_escaped_children(tmp_path: Path) -> None:
+    in_group, escaped = unique_sleep(), unique_sleep()
+    script = f"sleep {in_group} & setsid sleep {escaped} & sleep {unique_sleep()}"
+    start = time.monotonic()
+    result = LocalLauncher(grace_s=0.5).run(job(tmp_path, script, timeout_s=0.5))
+    assert result.exit_code == 124 and result.timed_out
+    assert time.monotonic() - start < 5
+    assert live_pids_with(in_group) == [] and live_pids_with(escaped) == []
+    assert "timed out after 0.5 s" in (tmp_path / "job.log").read_text()
+
+
+def test_background_child_of_a_finished_job_is_stopped(tmp_path: Path) -> None:
+    marker = unique_sleep()
+    result = LocalLauncher(grace_s=0.5).run(job(tmp_path, f"sleep {marker} & echo done"))
+    assert result.exit_code == 0
+    assert live_pids_with(marker) == []
