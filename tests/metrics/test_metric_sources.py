@@ -1,0 +1,48 @@
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import pytest
+
+from pytest_spilot.metrics.base import MetricContext, MetricMissing
+from pytest_spilot.metrics.jsonfile import JsonMetricSource
+from pytest_spilot.metrics.regex import RegexMetricSource
+from pytest_spilot.plan.model import JsonMetric, RegexMetric
+
+
+@pytest.fixture
+def ctx(tmp_path: Path) -> MetricContext:
+    (tmp_path / "job.log").write_text("SPS=3\nSPS: 7.5\nSPS=1\n")
+    (tmp_path / "m.json").write_text(json.dumps({"a": {"b": [{"c": 4}], "s": "x"}}))
+    return MetricContext(tmp_path / "job.log", tmp_path)
+
+
+@pytest.mark.parametrize(
+    ("aggregate", "value"), [("first", 3), ("last", 1), ("max", 7.5), ("min", 1), ("count", 3)]
+)
+def test_regex_aggregates(ctx, aggregate, value):
+    spec = RegexMetric(regex=r"SPS[=:]\s*([0-9.]+)", aggregate=aggregate)
+    assert RegexMetricSource().read(spec, ctx) == value
+
+
+def test_regex_without_match_is_missing(ctx):
+    with pytest.raises(MetricMissing, match="matched nothing"):
+        RegexMetricSource().read(RegexMetric(regex=r"WNS=(\d+)"), ctx)
+
+
+def test_json_dotted_path_with_index(ctx):
+    assert JsonMetricSource().read(JsonMetric(json="m.json", path="a.b.0.c"), ctx) == 4
+
+
+@pytest.mark.parametrize(
+    ("file", "path", "why"),
+    [
+        ("none.json", "a", "does not exist"),
+        ("m.json", "a.z", "no key"),
+        ("m.json", "a.s", "not a number"),
+    ],
+)
+def test_json_missing(ctx, file, path, why):
+    with pytest.raises(MetricMissing, match=why):
+        JsonMetricSource().read(JsonMetric(json=file, path=path), ctx)
