@@ -4,6 +4,10 @@ from __future__ import annotations
 
 import pluggy
 
+from pytest_spilot.innovus.backends.pseudo import PseudoBackend
+from pytest_spilot.innovus.backends.real import RealBackend
+from pytest_spilot.innovus.backends.tcl import TclBackend
+from pytest_spilot.innovus.supervisor import SessionBackend
 from pytest_spilot.launchers.base import Launcher
 from pytest_spilot.launchers.local import LocalLauncher
 from pytest_spilot.metrics.base import MetricSource
@@ -11,6 +15,7 @@ from pytest_spilot.metrics.jsonfile import JsonMetricSource
 from pytest_spilot.metrics.regex import RegexMetricSource
 from pytest_spilot.runners.base import ValidationRunner
 from pytest_spilot.runners.command import CommandRunner
+from pytest_spilot.runners.innovus import InnovusRunner
 
 hookimpl = pluggy.HookimplMarker("pytest")
 
@@ -27,4 +32,9 @@ def pytest_spilot_launchers() -> list[Launcher]:
 
 @hookimpl
 def pytest_spilot_runners() -> list[ValidationRunner]:
-    return [CommandRunner()]
+    return [CommandRunner(), InnovusRunner()]
+
+
+@hookimpl
+def pytest_spilot_session_backends() -> list[SessionBackend]:
+    return [PseudoBackend(), TclBackend(), RealBackend()]

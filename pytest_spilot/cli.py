@@ -6,11 +6,12 @@ import argparse
 import sys
 from pathlib import Path
 
+from pytest_spilot.atomic import write_atomic
 from pytest_spilot.errors import SpilotError
 from pytest_spilot.reporting.junit import state_to_junit
 from pytest_spilot.reporting.table import ReleaseTable
 from pytest_spilot.schema import FORMATS, json_schema
-from pytest_spilot.state import read_state, write_atomic
+from pytest_spilot.state import read_state
 
 
 def _report(args: argparse.Namespace) -> int:

@@ -6,6 +6,7 @@ import shutil
 from pathlib import Path
 
 from pytest_spilot.errors import SpilotError
+from pytest_spilot.innovus.session import InnovusSession
 from pytest_spilot.metrics.base import MetricContext, MetricMissing
 from pytest_spilot.plan.expand import PlannedValidation
 from pytest_spilot.registry import Registry
@@ -21,7 +22,12 @@ def run_dir_for(root: Path, version: str, validation: PlannedValidation) -> Path
     return root / version / Path(file_part).with_suffix("") / validation.id
 
 
-def execute(validation: PlannedValidation, registry: Registry, run_dir: Path) -> RunRecord:
+def execute(
+    validation: PlannedValidation,
+    registry: Registry,
+    run_dir: Path,
+    innovus: InnovusSession | None = None,
+) -> RunRecord:
     """Run the job once in a fresh ``run_dir`` and read its metrics; failures become records."""
     if run_dir.exists():
         shutil.rmtree(run_dir)
@@ -39,6 +45,7 @@ def execute(validation: PlannedValidation, registry: Registry, run_dir: Path) ->
             "SPILOT_PLAN_DIR": str(validation.base_dir),
             **validation.matrix_env,
         },
+        innovus=innovus,
     )
     runner = registry.runners.get(spec.kind)
     try:

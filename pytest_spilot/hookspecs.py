@@ -11,6 +11,7 @@ from typing import TYPE_CHECKING
 import pluggy
 
 if TYPE_CHECKING:
+    from pytest_spilot.innovus.supervisor import SessionBackend
     from pytest_spilot.launchers.base import Launcher
     from pytest_spilot.metrics.base import MetricSource
     from pytest_spilot.runners.base import ValidationRunner
@@ -40,6 +41,17 @@ def pytest_spilot_launchers() -> list[Launcher]:
 @hookspec
 def pytest_spilot_runners() -> list[ValidationRunner]:
     """Return runners to add, one per validation ``kind`` they handle."""
+
+
+@hookspec
+def pytest_spilot_session_backends() -> list[SessionBackend]:
+    """Return Innovus session backends to add, each with a unique ``name``.
+
+    ``--spilot-backend NAME`` (or ``backend`` in ``[tool.spilot.innovus]``) selects one. A
+    backend's ``create(spec)`` returns a supervisor (``start``, ``wait_ready``, ``submit``,
+    ``poll_health``, ``stop``, ``collect_logs``) for a session in ``spec.run_dir``; deriving
+    from ``pytest_spilot.innovus.client.QueueSupervisor`` keeps the run-directory protocol.
+    """
 
 
 @hookspec

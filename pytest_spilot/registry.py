@@ -8,6 +8,7 @@ from typing import Any
 import pluggy
 
 from pytest_spilot import builtins, hookspecs
+from pytest_spilot.innovus.supervisor import SessionBackend
 from pytest_spilot.launchers.base import Launcher
 from pytest_spilot.metrics.base import MetricSource
 from pytest_spilot.runners.base import ValidationRunner
@@ -18,6 +19,7 @@ class Registry:
     metric_sources: dict[str, MetricSource]
     launchers: dict[str, Launcher]
     runners: dict[str, ValidationRunner]
+    session_backends: dict[str, SessionBackend]
 
     @classmethod
     def from_hook(cls, hook: Any) -> Registry:
@@ -32,6 +34,7 @@ class Registry:
             metric_sources=gather(hook.pytest_spilot_metric_sources(), "key"),
             launchers=gather(hook.pytest_spilot_launchers(), "name"),
             runners=gather(hook.pytest_spilot_runners(), "kind"),
+            session_backends=gather(hook.pytest_spilot_session_backends(), "name"),
         )
 
 

@@ -6,6 +6,7 @@ from collections.abc import Callable
 
 from pytest_spilot.acceptance import judge
 from pytest_spilot.execution import execute, run_dir_for
+from pytest_spilot.innovus.session import InnovusSession
 from pytest_spilot.plan.expand import PlannedValidation
 from pytest_spilot.plan.model import Threshold
 from pytest_spilot.registry import Registry
@@ -25,10 +26,15 @@ class Release:
     """The kernel behind the pytest items (and any other runner): run, judge, save."""
 
     def __init__(
-        self, settings: Settings, registry: Registry, notify: Notify | None = None
+        self,
+        settings: Settings,
+        registry: Registry,
+        notify: Notify | None = None,
+        innovus: InnovusSession | None = None,
     ) -> None:
         self.settings = settings
         self.registry = registry
+        self.innovus = innovus
         self.store = StateStore(settings.state_path, settings.version)
         self._notify = notify
         # Read once per process: resume decisions and baselines are about earlier runs.
@@ -45,7 +51,7 @@ class Release:
     def run(self, validation: PlannedValidation) -> RunRecord:
         """Run the validation's job once and save the run (earlier verdicts are dropped)."""
         run_dir = run_dir_for(self.settings.runs_root, self.settings.version, validation)
-        run = execute(validation, self.registry, run_dir)
+        run = execute(validation, self.registry, run_dir, self.innovus)
 
         self._save(validation, lambda _: _fresh_record(validation, run))
         return run

@@ -6,12 +6,21 @@ import json
 
 from pydantic import BaseModel
 
+from pytest_spilot.innovus.contracts import SkillContract
+from pytest_spilot.innovus.design import StandinDesign
+from pytest_spilot.innovus.protocol import Ack, Request
 from pytest_spilot.plan.model import ValidationFile
+from pytest_spilot.siteconfig import SiteConfig
 from pytest_spilot.state import ReleaseState
 
 FORMATS: dict[str, type[BaseModel]] = {
     "validations": ValidationFile,
     "state": ReleaseState,
+    "config": SiteConfig,
+    "request": Request,
+    "ack": Ack,
+    "skill": SkillContract,
+    "design": StandinDesign,
 }
 
 

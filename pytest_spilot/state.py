@@ -3,8 +3,6 @@
 from __future__ import annotations
 
 import json
-import os
-import tempfile
 from collections.abc import Callable
 from datetime import UTC, datetime
 from pathlib import Path
@@ -13,6 +11,7 @@ from typing import Any, Literal
 from filelock import FileLock
 from pydantic import BaseModel, ConfigDict, Field, ValidationError
 
+from pytest_spilot.atomic import write_atomic
 from pytest_spilot.errors import SpilotError
 
 
@@ -117,26 +116,6 @@ def read_state(path: Path) -> ReleaseState | None:
             f"{path}: not a valid release state ({field}: {first['msg']}); it was written by "
             "another tool or edited by hand: move it away or point --spilot-state elsewhere"
         ) from None
-
-
-def write_atomic(path: Path, text: str) -> None:
-    """Write ``text`` so that a reader or a crash sees the old file or the new one, never half."""
-    path.parent.mkdir(parents=True, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent)
-    try:
-        with os.fdopen(fd, "w", encoding="utf-8") as fh:
-            fh.write(text)
-            fh.flush()
-            os.fsync(fh.fileno())
-        os.replace(tmp, path)
-    except BaseException:
-        Path(tmp).unlink(missing_ok=True)
-        raise
-    dir_fd = os.open(path.parent, os.O_RDONLY)
-    try:
-        os.fsync(dir_fd)
-    finally:
-        os.close(dir_fd)
 
 
 class StateStore:

@@ -19,6 +19,8 @@ class Job:
     log_path: Path
     timeout_s: float
     env: dict[str, str] = field(default_factory=dict)
+    stderr_path: Path | None = None  # None: stderr goes to the log with stdout
+    name: str = "spilot"  # the job's name where the launcher has one (a batch queue's job name)
 
 
 @dataclass(frozen=True)
@@ -29,6 +31,24 @@ class JobResult:
     message: str = ""
 
 
+class RunningJob(Protocol):
+    """A started job (a session that outlives one request, or a job being waited for)."""
+
+    pid: int
+
+    def poll(self) -> int | None:
+        """The exit code once the job ended, else None."""
+        ...
+
+    def wait(self, timeout_s: float | None) -> int:
+        """Wait for the end and return the exit code; TimeoutError after ``timeout_s``."""
+        ...
+
+    def stop(self, grace_s: float = 1.0) -> int | None:
+        """Kill the whole job (process tree or remote job): SIGTERM, then SIGKILL after grace."""
+        ...
+
+
 class Launcher(Protocol):
     """Where and how a job runs (``location:`` in a validation names one)."""
 
@@ -36,6 +56,10 @@ class Launcher(Protocol):
 
     def command_line(self, job: Job) -> list[str]:
         """The command line this launcher would run for ``job`` (shown by --spilot-plan)."""
+        ...
+
+    def start(self, job: Job) -> RunningJob:
+        """Start ``job`` and return at once; raise OSError when it cannot start at all."""
         ...
 
     def run(self, job: Job) -> JobResult:

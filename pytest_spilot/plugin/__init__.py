@@ -2,20 +2,27 @@
 
 from __future__ import annotations
 
+import sys
+from collections.abc import Callable, Iterator
 from pathlib import Path
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
 
 import pytest
 
 from pytest_spilot import builtins, hookspecs
 from pytest_spilot.errors import SpilotError
+from pytest_spilot.innovus.licenses import LicenseSlots
+from pytest_spilot.innovus.protocol import ErrorType
+from pytest_spilot.innovus.session import InnovusSession, SkillResult
+from pytest_spilot.launchers.base import Launcher
 from pytest_spilot.plan.loader import PLAN_SUFFIXES
 from pytest_spilot.plugin.nodes import RELEASE_KEY, PlanFile, SpilotItem
 from pytest_spilot.plugin.reporter import ReleaseReporter
 from pytest_spilot.registry import Registry
 from pytest_spilot.release import Release
 from pytest_spilot.reporting.plan import render_plan
-from pytest_spilot.settings import Settings
+from pytest_spilot.settings import SPILOT_DIR, Settings
+from pytest_spilot.siteconfig import SiteConfig, load_site_config
 
 if TYPE_CHECKING:
     from xdist.remote import Producer
@@ -61,6 +68,24 @@ def pytest_addoption(parser: pytest.Parser) -> None:
     group.addoption(
         "--spilot-plan", action="store_true", help="print the expanded release plan and run nothing"
     )
+    group.addoption(
+        "--spilot-backend",
+        choices=("pseudo", "tcl", "real"),
+        help="Innovus session backend (default: [tool.spilot.innovus] backend, else tcl "
+        "where tclsh exists, else pseudo)",
+    )
+    group.addoption(
+        "--spilot-innovus-licenses",
+        type=int,
+        metavar="N",
+        help="at most N live Innovus sessions across all xdist workers",
+    )
+    group.addoption(
+        "--spilot-config",
+        metavar="PATH",
+        help="site configuration YAML (default: [tool.spilot] in pyproject.toml; "
+        "ini: spilot_config)",
+    )
     parser.addini(
         "spilot_paths",
         type="paths",
@@ -68,6 +93,7 @@ def pytest_addoption(parser: pytest.Parser) -> None:
         help="folders whose *.yaml/*.yml files are validation files (default: validations)",
     )
     parser.addini("spilot_version", default="", help="default for --spilot-version")
+    parser.addini("spilot_config", default="", help="default for --spilot-config")
 
 
 def pytest_addhooks(pluginmanager: pytest.PytestPluginManager) -> None:
@@ -96,10 +122,15 @@ def pytest_configure(config: pytest.Config) -> None:
             resume=config.getoption("spilot_resume"),
             baseline=config.getoption("spilot_baseline"),
         )
+        site = _site_config(config)
+        config.pluginmanager.register(SiteLaunchers(site), "spilot-site-launchers")
+        registry = Registry.from_hook(config.hook)
+        innovus = _innovus_session(config, settings, site, registry)
         release = Release(
             settings,
-            Registry.from_hook(config.hook),
+            registry,
             notify=lambda record: config.hook.pytest_spilot_validation_finished(record=record),
+            innovus=innovus,
         )
     except SpilotError as exc:
         raise pytest.UsageError(str(exc)) from None
@@ -107,6 +138,49 @@ def pytest_configure(config: pytest.Config) -> None:
     config.pluginmanager.register(PlanFileErrors(), "spilot-plan-file-errors")
     if not hasattr(config, "workerinput"):
         config.pluginmanager.register(ReleaseReporter(settings), "spilot-reporter")
+
+
+def pytest_unconfigure(config: pytest.Config) -> None:
+    release = config.stash.get(RELEASE_KEY, None)
+    if release is not None and release.innovus is not None:
+        release.innovus.close()
+
+
+def _site_config(config: pytest.Config) -> SiteConfig:
+    path = config.getoption("spilot_config") or config.getini("spilot_config")
+    return load_site_config(config.rootpath, config.rootpath / path if path else None)
+
+
+def _innovus_session(
+    config: pytest.Config, settings: Settings, site: SiteConfig, registry: Registry
+) -> InnovusSession:
+    cfg = site.innovus
+    licenses = config.getoption("spilot_innovus_licenses") or cfg.licenses
+    worker = getattr(config, "workerinput", {}).get("workerid", "main")
+    return InnovusSession(
+        cfg,
+        registry.session_backends,
+        registry.launchers,
+        settings.runs_root / settings.version / "sessions",
+        backend=config.getoption("spilot_backend"),
+        worker=worker,
+        licenses=LicenseSlots(settings.root / SPILOT_DIR / "licenses", licenses)
+        if licenses
+        else None,
+        skill_dirs=[config.rootpath / d for d in cfg.skills],
+        say=lambda text: print(f"[spilot {worker}] {text}", file=sys.stderr, flush=True),
+    )
+
+
+class SiteLaunchers:
+    """The grid submitters of the site configuration, offered through the launcher hook."""
+
+    def __init__(self, site: SiteConfig) -> None:
+        self.site = site
+
+    @pytest.hookimpl
+    def pytest_spilot_launchers(self) -> list[Launcher]:
+        return list(self.site.grid_launchers())
 
 
 def _plan_dirs(config: pytest.Config) -> list[Path]:
@@ -172,3 +246,36 @@ def pytest_xdist_make_scheduler(config: pytest.Config, log: Producer) -> Schedul
     from pytest_spilot.plugin.scheduler import ValidationScopeScheduling
 
     return ValidationScopeScheduling(config, log)
+
+
+@pytest.fixture(scope="session")
+def innovus_session(request: pytest.FixtureRequest) -> Iterator[InnovusSession]:
+    """This worker's Innovus session, started and ready; replaced after a crash, stopped last."""
+    session = request.config.stash[RELEASE_KEY].innovus
+    try:
+        session.supervisor()
+    except SpilotError as exc:
+        pytest.fail(str(exc), pytrace=False)
+    yield session
+
+
+@pytest.fixture
+def innovus_skill(innovus_session: InnovusSession) -> Callable[..., SkillResult]:
+    """Run one skill: ``innovus_skill("summary_health", check=True, **args)`` → SkillResult.
+
+    A session lost under the request fails the test with SESSION_LOST and the debug bundle's
+    path; the next test gets a new session.
+    """
+
+    def run_skill(
+        name: str, /, *, timeout_s: float | None = None, check: bool = False, **args: Any
+    ) -> SkillResult:
+        try:
+            result = innovus_session.run_skill(name, args, timeout_s=timeout_s, check=check)
+        except SpilotError as exc:
+            pytest.fail(str(exc), pytrace=False)
+        if result.ack.error_type is ErrorType.SESSION_LOST:
+            pytest.fail(f"SESSION_LOST: {result.ack.message}", pytrace=False)
+        return result
+
+    return run_skill

@@ -5,10 +5,13 @@ from __future__ import annotations
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import ClassVar, Protocol
+from typing import TYPE_CHECKING, ClassVar, Protocol
 
 from pytest_spilot.launchers.base import Launcher
 from pytest_spilot.plan.expand import PlannedValidation
+
+if TYPE_CHECKING:
+    from pytest_spilot.innovus.session import InnovusSession
 
 
 @dataclass(frozen=True)
@@ -19,6 +22,7 @@ class RunContext:
     log_path: Path
     launchers: Mapping[str, Launcher]
     env: Mapping[str, str] = field(default_factory=dict)
+    innovus: InnovusSession | None = None  # this process's Innovus session
 
 
 @dataclass(frozen=True)

@@ -1,0 +1,1 @@
+"""The Innovus session kernel: run directory, request/ack protocol, supervisors, skills."""

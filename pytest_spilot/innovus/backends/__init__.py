@@ -1,0 +1,1 @@
+"""Session backends, one file each: ``pseudo``, ``tcl``, ``real``."""

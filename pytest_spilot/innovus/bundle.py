@@ -1,0 +1,106 @@
+"""Debug bundles: what to look at after a session died, with secrets redacted."""
+
+from __future__ import annotations
+
+import io
+import os
+import re
+import tarfile
+import time
+from collections.abc import Iterable, Mapping
+from pathlib import Path
+
+from pytest_spilot.innovus.rundir import SessionDir
+
+REDACTED = "***"
+# Names that look secret are redacted even when no one listed them.
+SECRET_NAME_RE = re.compile(r"(SECRET|TOKEN|PASSW|PASSWD|PRIVATE|CREDENTIAL|API_?KEY|LIC)", re.I)
+TAIL_LINES = 200
+
+
+class Redactor:
+    """Replaces the values of secret variables wherever they appear."""
+
+    def __init__(self, names: Iterable[str], env: Mapping[str, str]) -> None:
+        self.names = set(names)
+        self.values = sorted(
+            {v for k, v in env.items() if self.is_secret(k) and len(v) >= 3}, key=len, reverse=True
+        )
+
+    def is_secret(self, name: str) -> bool:
+        return name in self.names or bool(SECRET_NAME_RE.search(name))
+
+    def text(self, text: str) -> str:
+        for value in self.values:
+            text = text.replace(value, REDACTED)
+        return text
+
+    def environment(self, env: Mapping[str, str]) -> str:
+        return "".join(
+            f"{k}={REDACTED if self.is_secret(k) else self.text(v)}\n"
+            for k, v in sorted(env.items())
+        )
+
+
+def _tail(path: Path, lines: int = TAIL_LINES) -> str:
+    try:
+        with path.open("rb") as fh:
+            fh.seek(max(0, path.stat().st_size - 256 * 1024))
+            data = fh.read().decode("utf-8", "replace")
+    except OSError:
+        return ""
+    return "\n".join(data.splitlines()[-lines:])
+
+
+def write_debug_bundle(
+    run: SessionDir,
+    request_id: str | None,
+    reason: str,
+    redactor: Redactor,
+    env: Mapping[str, str],
+) -> Path:
+    """``debug/<time>-<request>.tar.gz``: session/, the request, its partial reports, log tails,
+    and the environment, every text redacted."""
+    stamp = time.strftime("%Y%m%dT%H%M%S")
+    path = run.debug / f"{stamp}-{request_id or 'session'}.tar.gz"
+    members: list[tuple[str, Path]] = [
+        (f"session/{p.name}", p) for p in sorted(run.session.glob("*")) if p.is_file()
+    ]
+    if request_id:
+        for p in (run.request_path(request_id), run.ack_path(request_id)):
+            if p.is_file():
+                members.append((f"{p.parent.name}/{p.name}", p))
+        reports = run.reports / request_id
+        members += [
+            (str(p.relative_to(run.root)), p) for p in sorted(reports.rglob("*")) if p.is_file()
+        ]
+    tails = "".join(
+        f"==> {p.name} (last {TAIL_LINES} lines) <==\n{_tail(p)}\n"
+        for p in sorted(run.session.glob("*.log"))
+    )
+    extra = {
+        "REASON.txt": f"{reason}\nrequest: {request_id or '-'}\nrun dir: {run.root}\n",
+        "log-tails.txt": tails,
+        "environment.txt": redactor.environment(env),
+    }
+    run.debug.mkdir(parents=True, exist_ok=True)
+    tmp = path.with_name(f".{path.name}.tmp")
+    with tarfile.open(tmp, "w:gz") as tar:
+        for name, text in extra.items():
+            _add(tar, f"bundle/{name}", redactor.text(text).encode())
+        for name, src in members:
+            try:
+                data = src.read_bytes()
+            except OSError:
+                continue
+            _add(tar, f"bundle/{name}", redactor.text(data.decode("utf-8", "replace")).encode())
+    os.replace(tmp, path)
+    return path
+
+
+def _add(tar: tarfile.TarFile, name: str, data: bytes) -> None:
+    info = tarfile.TarInfo(name)
+    info.size = len(data)
+    info.mtime = int(time.time())
+    info.mode = 0o644
+    tar.addfile(info, io.BytesIO(data))

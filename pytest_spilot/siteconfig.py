@@ -1,0 +1,124 @@
+"""Site configuration: which Innovus to run and how, and the site's grid launchers.
+
+Read from ``[tool.spilot]`` in the project's pyproject.toml, or from a YAML file of the same
+shape (``--spilot-config``). Nothing about a site is hard-coded; all of it is this data.
+"""
+
+from __future__ import annotations
+
+import shutil
+import tomllib
+from pathlib import Path
+from typing import Literal
+
+from pydantic import BaseModel, ConfigDict, Field, ValidationError
+
+from pytest_spilot.errors import PlanError
+from pytest_spilot.launchers.template import BUILTIN_TEMPLATES, TemplateLauncher
+from pytest_spilot.yamlsource import dotted, load_yaml
+
+Backend = Literal["pseudo", "tcl", "real"]
+
+
+class _Strict(BaseModel):
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+
+class Resources(_Strict):
+    """What a grid submitter asks for; unset fields leave their template words out."""
+
+    queue: str | None = None
+    walltime_min: int | None = Field(None, gt=0)
+    cores: int | None = Field(None, gt=0)
+    memory_mb: int | None = Field(None, gt=0)
+    license: str | None = Field(None, description="licence resource, e.g. innovus or invs_xl")
+
+
+class GridLauncherConfig(Resources):
+    template: list[str] = Field(
+        description="submitter words; {command} marks the job's argv (see launchers/template.py)"
+    )
+
+
+class InnovusConfig(Resources):
+    """How this site starts Innovus sessions."""
+
+    backend: Literal["auto", "pseudo", "tcl", "real"] = Field(
+        "auto", description="auto: tcl where tclsh is on PATH, else pseudo"
+    )
+    binary: str = "innovus"
+    flags: list[str] = Field(default_factory=lambda: ["-no_gui"])
+    tclsh: str = "tclsh"
+    launcher: str = Field("local", description="local, srun, bsub, dsub or a site launcher")
+    env: dict[str, str] = Field(default_factory=dict, description="added to the session's env")
+    license_env: list[str] = Field(
+        default_factory=lambda: ["CDS_LIC_FILE", "LM_LICENSE_FILE"],
+        description="licence variables: checked by the gates, redacted everywhere",
+    )
+    secret_env: list[str] = Field(default_factory=list, description="redacted everywhere")
+    skills: list[Path] = Field(default_factory=list, description="extra skill folders")
+    licenses: int | None = Field(None, gt=0, description="live sessions at once, all workers")
+    heartbeat_interval_s: float = Field(1.0, gt=0)
+    heartbeat_timeout_s: float = Field(10.0, gt=0)
+    poll_interval_s: float = Field(0.5, gt=0)
+    ready_timeout_s: float = Field(120.0, gt=0)
+    request_timeout_s: float = Field(600.0, gt=0)
+    socket: bool = True
+
+    def resolved_backend(self, override: str | None = None) -> Backend:
+        choice = override or self.backend
+        if choice == "auto":
+            return "tcl" if shutil.which(self.tclsh) else "pseudo"
+        return choice  # type: ignore[return-value]
+
+    @property
+    def secret_names(self) -> list[str]:
+        return [*self.license_env, *self.secret_env]
+
+
+class SiteConfig(_Strict):
+    innovus: InnovusConfig = Field(default_factory=InnovusConfig)
+    launchers: dict[str, GridLauncherConfig] = Field(default_factory=dict)
+
+    def grid_launchers(self) -> list[TemplateLauncher]:
+        """The built-in submitters with the site's overrides, and the site's own."""
+        configured = {name: GridLauncherConfig(template=t) for name, t in BUILTIN_TEMPLATES.items()}
+        configured.update(self.launchers)
+        return [
+            TemplateLauncher(
+                name=name,
+                template=cfg.template,
+                fields=cfg.model_dump(exclude={"template"}, exclude_none=True),
+            )
+            for name, cfg in configured.items()
+        ]
+
+
+def load_site_config(root: Path, path: Path | None = None) -> SiteConfig:
+    """``path`` (YAML), else ``[tool.spilot]`` of ``root/pyproject.toml``, else defaults."""
+    if path is not None:
+        doc = load_yaml(path)
+        data, line_of = doc.data or {}, doc.line_of
+    else:
+        pyproject = root / "pyproject.toml"
+        if not pyproject.is_file():
+            return SiteConfig()
+        path = pyproject
+        try:
+            data = tomllib.loads(pyproject.read_text(encoding="utf-8"))
+        except (OSError, tomllib.TOMLDecodeError) as exc:
+            raise PlanError(pyproject, f"cannot read it as TOML: {exc}") from None
+        data = data.get("tool", {}).get("spilot", {})
+        line_of = None
+    try:
+        return SiteConfig.model_validate(data)
+    except ValidationError as exc:
+        err = exc.errors()[0]
+        loc = tuple(err["loc"])
+        where = dotted(loc) if path.suffix != ".toml" else "tool.spilot." + dotted(loc)
+        raise PlanError(
+            path,
+            f"{err['msg']}; see README.md (Configuring a production site)",
+            line=line_of(loc) if line_of else None,
+            field=where,
+        ) from None

@@ -1,0 +1,76 @@
+"""Grid submitter templates: words dropped for unset fields, argv kept verbatim, bad templates."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+
+from pytest_spilot.errors import SpilotError
+from pytest_spilot.launchers.base import Job
+from pytest_spilot.launchers.template import BUILTIN_TEMPLATES, TemplateLauncher, expand
+from pytest_spilot.siteconfig import SiteConfig
+
+ARGV = ["innovus", "-init", "a b.tcl", "x;$(rm -rf /)"]
+
+
+def job() -> Job:
+    return Job(ARGV, Path("/work/run"), Path("/tmp/log"), 10, name="spilot-innovus-gw0")
+
+
+def test_srun_with_some_fields() -> None:
+    launcher = TemplateLauncher(
+        name="srun", template=BUILTIN_TEMPLATES["srun"], fields={"queue": "debug", "cores": 4}
+    )
+    assert launcher.command_line(job()) == [
+        "srun",
+        "--unbuffered",
+        "--job-name=spilot-innovus-gw0",
+        "--partition=debug",
+        "--cpus-per-task=4",
+        "--chdir=/work/run",
+        *ARGV,
+    ]
+
+
+def test_bsub_values_with_spaces_stay_one_word() -> None:
+    launcher = TemplateLauncher(
+        name="bsub",
+        template=BUILTIN_TEMPLATES["bsub"],
+        fields={"queue": "long queue", "license": "invs_xl", "memory_mb": 8000},
+    )
+    line = launcher.command_line(job())
+    assert line[:2] == ["bsub", "-I"]
+    assert line[line.index("-q") : line.index("-q") + 2] == ["-q", "long queue"]
+    assert "rusage[mem=8000]" in line and "rusage[invs_xl=1]" in line
+    assert line[-4:] == ARGV
+
+
+def test_unknown_field_and_missing_command_are_errors() -> None:
+    with pytest.raises(SpilotError, match=r"unknown field \{partition\}"):
+        expand(["srun", "-p {partition}", "{command}"], ARGV, {})
+    with pytest.raises(SpilotError, match=r"must contain the word '\{command\}'"):
+        TemplateLauncher(name="x", template=["srun"])
+
+
+def test_site_config_overrides_and_adds_launchers() -> None:
+    site = SiteConfig.model_validate(
+        {
+            "launchers": {
+                "srun": {"template": ["srun", "-p {queue}", "{command}"], "queue": "eda"},
+                "mygrid": {"template": ["qrsh", "-now", "no", "{command}"]},
+            }
+        }
+    )
+    launchers = {launcher.name: launcher for launcher in site.grid_launchers()}
+    assert set(launchers) == {"srun", "bsub", "dsub", "mygrid"}
+    assert launchers["srun"].command_line(job()) == ["srun", "-p", "eda", *ARGV]
+    assert launchers["mygrid"].command_line(job())[:3] == ["qrsh", "-now", "no"]
+
+
+def test_template_launcher_runs_the_wrapped_command(tmp_path: Path) -> None:
+    log = tmp_path / "job.log"
+    launcher = TemplateLauncher(name="wrap", template=["env", "VIA=grid", "{command}"])
+    result = launcher.run(Job(["sh", "-c", 'echo "via=$VIA"; exit 3'], tmp_path, log, 10))
+    assert result.exit_code == 3
+    assert log.read_text().strip() == "via=grid"

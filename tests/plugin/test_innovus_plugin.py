@@ -1,0 +1,129 @@
+"""Innovus in pytest: ``kind: innovus`` validations, the fixtures, and licence slots under xdist."""
+
+from __future__ import annotations
+
+import json
+import shutil
+from pathlib import Path
+
+import pytest
+from junit_kit import outcomes, properties
+
+DESIGNS = Path(__file__).resolve().parents[2] / "fixtures" / "innovus"
+
+PLAN = f"""
+version: 1
+markers: [innovus]
+validations:
+  - name: clean_summary
+    kind: innovus
+    skill: summary_health
+    design: {DESIGNS / "clean.json"}
+    args: {{top: counter}}
+    metrics:
+      density: {{regex: 'utilization_pct[:=] *([0-9.]+)', file: reports/summary_health.rpt}}
+    acceptance:
+      - {{metric: setup_wns_ns, op: ">=", value: 0}}
+      - {{metric: instance_count, op: ">", value: 0}}
+  - name: violations
+    kind: innovus
+    skill: timing_health
+    design: {DESIGNS / "setup_violations.json"}
+    args: {{top: counter}}
+    acceptance:
+      - {{metric: setup_wns_ns, op: ">=", value: 0}}
+  - name: corrupt
+    kind: innovus
+    skill: summary_health
+    design: {DESIGNS / "corrupt.json"}
+    args: {{top: counter}}
+    acceptance:
+      - {{metric: setup_wns_ns, op: ">=", value: 0}}
+"""
+
+EXPECTED = {
+    "clean_summary::run": "passed",
+    "clean_summary::setup_wns_ns>=0": "passed",
+    "clean_summary::instance_count>0": "passed",
+    "violations::run": "passed",
+    "violations::setup_wns_ns>=0": "failed",
+    "corrupt::run": "failed",
+    "corrupt::setup_wns_ns>=0": "failed",
+}
+
+
+def backends() -> list[str]:
+    return ["pseudo", "tcl"] if shutil.which("tclsh") else ["pseudo"]
+
+
+@pytest.mark.parametrize("backend", backends())
+def test_innovus_validations(pytester: pytest.Pytester, backend: str) -> None:
+    pytester.makefile(".yaml", **{"validations/innovus": PLAN})
+    junit = pytester.path / "out.xml"
+    result = pytester.runpytest_subprocess(
+        f"--spilot-backend={backend}", "-o", "junit_family=xunit1", f"--junitxml={junit}"
+    )
+    assert outcomes(junit) == EXPECTED, result.stdout.str()
+    corrupt = properties(junit, "corrupt::run")
+    assert "RESTORE_FAIL" in corrupt["summary"]
+    clean = properties(junit, "clean_summary::run")
+    assert float(clean["metric.instance_count"]) > 0
+    assert float(clean["metric.density"]) == pytest.approx(float(clean["metric.utilization_pct"]))
+    assert any(v.endswith("summary_health.rpt") for k, v in clean.items() if "artifact" in k)
+
+
+def test_fixtures_and_session_reuse(pytester: pytest.Pytester) -> None:
+    pytester.makepyfile(
+        test_skills=f"""
+        from pathlib import Path
+
+        def test_restore_and_summary(innovus_skill):
+            r = innovus_skill("restore_design", check=True, design="{DESIGNS / "clean.json"}",
+                              top="counter")
+            s = innovus_skill("summary_health", check=True)
+            assert s.metrics["health_ok"] == 1
+            assert all(Path(p).is_file() for p in s.reports)
+
+        def test_same_session(innovus_session, innovus_skill):
+            # the design restored by the previous test is still loaded: one session per worker
+            assert innovus_skill("drc_health").passed
+            assert innovus_session.started == 1
+
+        def test_failures_are_results(innovus_skill):
+            assert innovus_skill("restore_design", design="/nonexistent.json",
+                                 top="x").ack.error_type == "RESTORE_FAIL"
+        """
+    )
+    result = pytester.runpytest_subprocess("-p", "no:randomly", "--spilot-backend=pseudo")
+    result.assert_outcomes(passed=3)
+
+
+def test_licence_slots_serialise_sessions_across_workers(pytester: pytest.Pytester) -> None:
+    if not shutil.which("tclsh"):
+        pytest.skip("tclsh is not installed (apt-get install -y tcl)")
+    for name in ("a", "b"):
+        pytester.makepyfile(
+            **{
+                f"test_lic_{name}": """
+                import time
+
+                def test_hold(innovus_skill):
+                    assert innovus_skill("noop").passed
+                    time.sleep(1.0)
+                """
+            }
+        )
+    result = pytester.runpytest_subprocess(
+        "-n", "2", "--spilot-backend=tcl", "--spilot-innovus-licenses=1"
+    )
+    result.assert_outcomes(passed=2)
+    sessions = sorted((pytester.path / ".spilot" / "runs" / "dev" / "sessions").iterdir())
+    assert [s.name for s in sessions] == ["gw0-01", "gw1-01"]
+    spans = []
+    for run in sessions:
+        started = json.loads((run / "session" / "ready").read_text())["started_ts"]
+        stopped = json.loads((run / "session" / "state.json").read_text())
+        assert stopped["state"] == "stopped"
+        spans.append((started, stopped["ts"]))
+    (_, a_end), (b_start, _) = sorted(spans)
+    assert a_end <= b_start, f"two sessions were live at once: {spans}"
