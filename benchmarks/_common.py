@@ -52,6 +52,11 @@ class Result:
     runs: dict[str, list[float]] = field(default_factory=dict)
     notes: list[str] = field(default_factory=list)
     error: str | None = None
+    limit_s: float | None = None  # an absolute target (latencies); the baseline is context
+
+    @property
+    def unit(self) -> tuple[float, str]:
+        return (1000.0, "ms") if max(self.measured_s, self.baseline_s) < 1 else (1.0, "s")
 
     @property
     def ratio(self) -> float:
@@ -61,11 +66,21 @@ class Result:
     def verdict(self) -> str:
         if self.error:
             return "ERROR"
+        if self.limit_s is not None:
+            return "PASS" if self.measured_s <= self.limit_s else "MISS"
         return "PASS" if self.ratio <= self.target else "MISS"
 
     def line(self) -> str:
         if self.error:
             return f"{self.name}: ERROR {self.error}"
+        if self.limit_s is not None:
+            scale, unit = self.unit
+            return (
+                f"{self.name}: {self.measured_label} {self.measured_s * scale:.3f} {unit} "
+                f"(target <= {self.limit_s * scale:g} {unit}) {self.verdict}; "
+                f"{self.baseline_label} {self.baseline_s * scale:.3f} {unit} "
+                f"-> {self.ratio:.3f}x of it"
+            )
         return (
             f"{self.name}: {self.measured_label} {self.measured_s:.2f} s vs "
             f"{self.baseline_label} {self.baseline_s:.2f} s -> {self.ratio:.2f}x "

@@ -42,11 +42,15 @@ class Refused(Exception):
 
 def check_script(run: SessionDir, script: str) -> Path:
     """The script a request may run, or Refused(SECURITY / BAD_REQUEST)."""
+    if any(ord(c) < 32 for c in script):
+        raise Refused(ErrorType.BAD_REQUEST, f"script {script!r}: control characters")
     parts = script.replace("\\", "/").split("/")
     if os.path.isabs(script) or ".." in parts:
         raise Refused(ErrorType.SECURITY, f"script {script!r}: absolute paths and '..' are refused")
     if not script.endswith(".tcl") or parts[0] != "scripts":
         raise Refused(ErrorType.SECURITY, f"script {script!r}: only scripts/*.tcl may run")
+    if script == "scripts/bootstrap.tcl":
+        raise Refused(ErrorType.SECURITY, "the bootstrap itself may not be requested")
     path = (run.root / script).resolve()
     if not path.is_relative_to(run.scripts.resolve()):
         raise Refused(ErrorType.SECURITY, f"script {script!r} resolves outside scripts/: {path}")

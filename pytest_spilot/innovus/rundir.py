@@ -73,7 +73,7 @@ class SessionDir:
             folder.mkdir(parents=True)
         shutil.copytree(TCL_DIR / "lib", self.scripts / "lib")
         shutil.copy2(TCL_DIR / "bootstrap.tcl", self.bootstrap)
-        for folder in skill_dirs:
+        for folder in [SHIPPED_SKILLS, *skill_dirs]:  # later folders replace same-named skills
             for script in sorted(folder.glob("*.tcl")):
                 shutil.copy2(script, self.scripts / script.name)
 

@@ -1,4 +1,4 @@
-"""``regex``: a number matched in the job's log, aggregated over all matches."""
+"""``regex``: a number matched in the job's log (or a file of the run), aggregated over matches."""
 
 from __future__ import annotations
 
@@ -14,15 +14,17 @@ class RegexMetricSource:
 
     def read(self, spec: RegexMetric, ctx: MetricContext) -> float:
         pattern = re.compile(spec.regex, re.MULTILINE)
+        path = ctx.run_dir / spec.file if spec.file else ctx.log_path
         try:
-            text = ctx.log_path.read_text(encoding="utf-8", errors="replace")
+            text = path.read_text(encoding="utf-8", errors="replace")
         except FileNotFoundError:
-            raise MetricMissing(f"the job left no log at {ctx.log_path}") from None
+            what = "file" if spec.file else "log"
+            raise MetricMissing(f"the job left no {what} at {path}") from None
         matches = list(pattern.finditer(text))
         if spec.aggregate == "count":
             return float(len(matches))
         if not matches:
-            raise MetricMissing(f"regex {spec.regex!r} matched nothing in {ctx.log_path}")
+            raise MetricMissing(f"regex {spec.regex!r} matched nothing in {path}")
         values = [
             as_number(m.group(1) if pattern.groups else m.group(0), f"match {m.group(0)!r}")
             for m in matches

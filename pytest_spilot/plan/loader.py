@@ -93,7 +93,12 @@ def _data_loc(data: Any, loc: tuple[str | int, ...]) -> Loc:
     """Drop the union tags pydantic puts in ``loc``, keeping only steps that exist in the data."""
     out: list[str | int] = []
     for part in loc:
-        in_dict = isinstance(data, dict) and part in data
+        # A union tag that is also a key (``regex:``) is a tag unless it is the last step.
+        in_dict = (
+            isinstance(data, dict)
+            and part in data
+            and (part == loc[-1] or isinstance(data[part], dict | list))
+        )
         in_list = isinstance(data, list) and isinstance(part, int) and part < len(data)
         if in_dict or in_list:
             data = data[part]

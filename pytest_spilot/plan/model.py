@@ -55,6 +55,9 @@ class RegexMetric(StrictModel):
 
     regex: Annotated[str, AfterValidator(_check_regex)]
     aggregate: Literal["first", "last", "max", "min", "count"] = "last"
+    file: str | None = Field(
+        None, description="a file relative to the run directory to search instead of the log"
+    )
 
     @property
     def source_key(self) -> str:

@@ -147,6 +147,9 @@ class RunItem(SpilotItem):
             *[(f"missing.{k}", why) for k, why in run.missing_metrics.items()],
         ]
         summary = f"{self.validation.id}: exit code {run.exit_code} in {run.duration_s:.2f} s"
+        if run.message:
+            summary += f": {run.message}"
+        self.user_properties.append(("summary", summary))
         print(f"{summary}; log: {run.log}")
         if run.outcome != "passed":
             raise SpilotFailure(

@@ -32,8 +32,8 @@ exec "$@"
 def test_real_backend_command_line(start_session) -> None:
     session = start_session("real")
     argv = session.command
-    assert argv[-7:-5] == ["-no_gui", "-init"] and argv[-5].endswith("scripts/bootstrap.tcl")
-    assert argv[-4:] == ["-log", str(session.dir.file("innovus")), "-overwrite"]
+    assert argv[-6:-4] == ["-no_gui", "-init"] and argv[-4].endswith("scripts/bootstrap.tcl")
+    assert argv[-3:] == ["-log", str(session.dir.file("innovus")), "-overwrite"]
     assert session.submit(skill_script("noop"), {}).passed
     assert session.dir.file("innovus.log").is_file(), "the -log prefix was not honoured"
 

@@ -1,0 +1,615 @@
+# bootstrap.tcl: the session's queue processor (tcl/README.md, "Processor rules").
+#
+# Innovus sources it with -init, the stand-in or a plain tclsh runs it as a script; either way it
+# serves <run_dir>/queue until <run_dir>/session/stop appears, then exits 0. Everything lives in
+# ::spilot: skills get every global command of this interpreter, and none of this.
+
+namespace eval ::spilot {
+    variable cur        ;# the running skill: id args metrics reports deadline timedOut busy
+    variable aliased    ;# child -> dict of the tool commands aliased into it
+    array set aliased {}
+    # S(done): "<id>.json" -> status of its ack ("" until read); S(seen): queue files known to
+    # be acked; S(waiters): request id -> the socket channels waiting for its ack.
+    variable S
+    array set S [list script [file normalize [info script]] started [clock microseconds] \
+        done {} seen {} waiters {} requestsDone 0 busy 0 again 0 stopAsked 0 server {} \
+        spares {} dropped {} childSeq 0 maxBytes 65536 idRE {^[A-Za-z0-9][A-Za-z0-9._-]{0,127}$} \
+        keys {schema_version request_id script args timeout_s created_ts}]
+    set S(run) [file dirname [file dirname $S(script)]]
+}
+source [file join [file dirname [info script]] lib json.tcl]
+
+proc ::spilot::Log {message} {
+    catch {puts stdout "\[spilot\] [clock format [clock seconds] -format %H:%M:%S] $message"}
+}
+
+# Timers and socket handlers run through here: a fault is logged and the processor serves on.
+proc ::spilot::Safe {command} {
+    if {[catch {uplevel #0 $command} message options]} {
+        Log "internal error: [dict get $options -errorinfo]"
+    }
+}
+
+proc ::spilot::Now {} { format %.6f [expr {[clock microseconds] / 1e6}] }
+
+# Joined as text: file join would take a name starting with ~ for a home folder.
+proc ::spilot::Path {folder {name ""}} {
+    return "$::spilot::S(run)/$folder[expr {$name eq "" ? "" : "/$name"}]"
+}
+
+proc ::spilot::TempWrite {path text} {
+    set f [open [set tmp "[file dirname $path]/.[file tail $path].[pid].tmp"] w]
+    try {
+        fconfigure $f -encoding utf-8 -translation lf
+        puts -nonewline $f $text
+    } finally {
+        close $f
+    }
+    return $tmp
+}
+
+proc ::spilot::Write {path text} { file rename -force [TempWrite $path $text] $path }
+
+# Exactly once: a hard link fails on an existing name where a rename would replace it (the
+# harness may have acked the request meanwhile: SESSION_LOST, TIMEOUT). 0 when it existed.
+proc ::spilot::WriteNew {path text} {
+    if {[file exists $path]} { return 0 }
+    set tmp [TempWrite $path $text]
+    try {
+        # Without hard links (some file systems): check, then rename without -force.
+        if {[catch {file link -hard $path $tmp}]
+                && ([file exists $path] || [catch {file rename $tmp $path}])} { return 0 }
+        return 1
+    } finally {
+        file delete $tmp
+    }
+}
+
+proc ::spilot::Heartbeat {} {
+    Write [Path session heartbeat] \
+        [json::object [list ts [Now] pid [pid] requests_done $::spilot::S(requestsDone)]]
+}
+
+proc ::spilot::State {state {id ""}} {
+    Write [Path session state.json] [json::object [list state [json::str $state] \
+        request_id [expr {$id eq "" ? "null" : [json::str $id]}] \
+        requests_done $::spilot::S(requestsDone) ts [Now]]]
+}
+
+proc ::spilot::ReadConfig {} {
+    set config {}
+    if {[file exists [set path [Path session config.json]]] && [catch {
+        set f [open $path r]
+        fconfigure $f -encoding utf-8
+        set text [read $f]
+        close $f
+        dict size [set config [json::parse $text]]
+    } message]} {
+        Log "session/config.json is unreadable ($message): using the defaults"
+        set config {}
+    }
+    set result [dict create heartbeat_interval_s 1.0 poll_interval_s 0.5 socket 1]
+    dict for {key value} $config {
+        if {$key in {heartbeat_interval_s poll_interval_s}
+                && [string is double -strict $value] && $value > 0 && $value < 86400} {
+            dict set result $key $value
+        } elseif {$key eq "socket" && [string is boolean -strict $value]} {
+            dict set result socket [string is true $value]
+        } elseif {$key ne "schema_version" || $value ne "1"} {
+            Log "session/config.json: ignored $key = $value"
+        }
+    }
+    return $result
+}
+
+proc ::spilot::Start {} {
+    variable S
+    catch {fconfigure stdout -buffering line}
+    set config [ReadConfig]
+    # Timers of 10 ms at least: no configuration turns them into a busy loop.
+    set S(hbMs) [expr {max(10, round(1000 * [dict get $config heartbeat_interval_s]))}]
+    set S(pollMs) [expr {max(10, round(1000 * [dict get $config poll_interval_s]))}]
+    foreach folder {session queue ack reports work} { file mkdir [Path $folder] }
+    set S(scriptsDir) [Resolve [Path scripts]]
+    set S(bootstrap) [Resolve $S(script)]
+    foreach name [glob -nocomplain -tails -directory [Path ack] *.json] {
+        dict set S(done) $name ""
+        dict set S(seen) [Path queue $name] 1
+    }
+    set port null
+    if {[dict get $config socket]
+            && [catch {socket -server ::spilot::Accept -myaddr 127.0.0.1 0} S(server)]} {
+        Log "no wake-up socket ($S(server)): the directory poll alone serves requests"
+        set S(server) ""
+    } elseif {$S(server) ne ""} {
+        Write [Path session port] [set port [lindex [fconfigure $S(server) -sockname] 2]]
+    }
+    set tool "tclsh [info patchlevel]"
+    if {[llength [info commands ::getVersion]]} { catch {set tool [::getVersion]} }
+    Heartbeat
+    Write [Path session ready] [json::object [list schema_version 1 pid [pid] \
+        tcl_version [json::str [info patchlevel]] tool_version [json::str $tool] port $port \
+        started_ts [format %.6f [expr {$S(started) / 1e6}]] json [json::str [json::backend]]]]
+    State ready
+    Log "ready in $S(run): port $port, json [json::backend],\
+        [dict size $S(done)] request(s) acked before"
+    after $S(hbMs) {::spilot::Safe ::spilot::Tick}
+    after $S(pollMs) {::spilot::Safe ::spilot::Poll}
+    after idle {::spilot::Safe ::spilot::Drain}
+}
+
+proc ::spilot::Tick {} {
+    after $::spilot::S(hbMs) {::spilot::Safe ::spilot::Tick}
+    Heartbeat
+    CheckStop
+}
+
+proc ::spilot::Poll {} {
+    after $::spilot::S(pollMs) {::spilot::Safe ::spilot::Poll}
+    Drain
+}
+
+# While a skill runs, the stop waits for its ack (Drain calls again).
+proc ::spilot::CheckStop {} {
+    variable S
+    if {!$S(stopAsked) && [file exists [Path session stop]]} { set S(stopAsked) 1 }
+    if {$S(stopAsked) && !$S(busy) && ![info exists ::spilot::forever]} {
+        State stopped
+        Log "stopped by session/stop after $S(requestsDone) request(s)"
+        set ::spilot::forever stopped
+    }
+}
+
+# -- the wake-up socket -----------------------------------------------------------------------
+
+proc ::spilot::Accept {channel address port} {
+    if {[catch {
+        fconfigure $channel -blocking 0 -buffering line -translation lf -encoding utf-8
+        fileevent $channel readable [list ::spilot::Safe [list ::spilot::OnLine $channel]]
+    } message]} {
+        Log "dropped a client: $message"
+        catch {close $channel}
+    }
+}
+
+proc ::spilot::OnLine {channel} {
+    variable S
+    while {![set failed [catch {gets $channel line} n]] && $n >= 0} {
+        if {[set line [string trim $line]] eq "PING"} {
+            Send $channel PONG
+        } elseif {[regexp $S(idRE) $line]} {
+            dict lappend S(waiters) $line $channel
+        }
+    }
+    # Gone, failing, or a line too long to be a request id: no client of ours.
+    if {$failed || [catch {expr {[eof $channel] || [chan pending input $channel] > 4096}} drop]
+            || $drop} {
+        CloseClient $channel
+    }
+    CheckStop
+    Drain
+}
+
+proc ::spilot::Send {channel text} {
+    if {[catch {puts $channel $text}]} { CloseClient $channel }
+}
+
+proc ::spilot::CloseClient {channel} {
+    variable S
+    catch {close $channel}
+    dict for {id channels} $S(waiters) {
+        set rest [lsearch -all -inline -exact -not $channels $channel]
+        if {[llength $rest]} { dict set S(waiters) $id $rest } else { dict unset S(waiters) $id }
+    }
+}
+
+# ACK to whoever waits for this id, NOACK when there is no such request; else they wait on.
+proc ::spilot::Answer {id} {
+    variable S
+    if {![dict exists $S(waiters) $id]} { return }
+    if {![dict exists $S(done) $id.json] && [file exists [Path ack $id.json]]} {
+        dict set S(done) $id.json ""
+    }
+    if {[dict exists $S(done) $id.json]} {
+        if {[set status [dict get $S(done) $id.json]] eq ""} {
+            # Acked before this process started, or by the harness.
+            set status UNKNOWN
+            catch {
+                set f [open [Path ack $id.json] r]
+                dict set S(done) $id.json [set status [dict get [json::parse [read $f]] status]]
+            }
+            catch {close $f}
+        }
+        set reply "ACK $id $status"
+    } elseif {![file exists [Path queue $id.json]]} {
+        set reply "NOACK $id"
+    } else {
+        return
+    }
+    foreach channel [dict get $S(waiters) $id] { Send $channel $reply }
+    dict unset S(waiters) $id
+}
+
+# -- the queue --------------------------------------------------------------------------------
+
+proc ::spilot::Drain {} {
+    variable S
+    if {$S(busy)} {
+        # A skill entered the event loop (update, vwait): its request finishes first.
+        set S(again) 1
+        foreach id [dict keys $S(waiters)] { Answer $id }
+        return
+    }
+    set S(busy) 1
+    try {
+        set S(again) 1
+        while {$S(again) && !$S(stopAsked)} {
+            set S(again) 0
+            foreach item [Pending] {
+                RunOne {*}$item
+                if {[file exists [Path session stop]]} {
+                    set S(stopAsked) 1
+                    break
+                }
+            }
+        }
+    } finally {
+        set S(busy) 0
+    }
+    foreach id [dict keys $S(waiters)] { Answer $id }
+    CheckStop
+    if {[llength $S(spares)] < 2 || [llength $S(dropped)]} {
+        after idle {::spilot::Safe ::spilot::Prepare}
+    }
+}
+
+# Pending requests as {created_ts id loaded}, oldest first; unreadable ones sort as 0: first.
+proc ::spilot::Pending {} {
+    variable S
+    # The queue keeps every request the session ever ran: one dict lookup per file, on paths
+    # as glob gives them (-tails would double the cost of the listing).
+    set items {}
+    foreach path [lmap path [glob -nocomplain -directory [Path queue] *.json] {
+        if {[dict exists $S(seen) $path]} continue
+        set path
+    }] {
+        set name [file tail $path]
+        if {[string index $name 0] eq "." || [file exists [Path ack $name]]} {
+            dict set S(seen) $path 1
+            dict set S(done) $name ""
+            continue
+        }
+        set id [string range $name 0 end-5]
+        set loaded [list [catch {Load $id $path} value options] $value $options]
+        set created 0
+        if {![lindex $loaded 0] && [dict exists $value created_ts]} {
+            set ts [dict get $value created_ts]
+            if {[string is double -strict $ts] && abs($ts) < 1e18} { set created $ts }
+        }
+        lappend items [list $created $id $loaded]
+    }
+    return [lsort -real -index 0 [lsort -index 1 $items]]
+}
+
+proc ::spilot::Refuse {type message} {
+    return -code error -errorcode [list SPILOT REFUSE $type] $message
+}
+
+# The request as a dict, or a Refuse error; the size is checked before anything is read.
+proc ::spilot::Load {id path} {
+    variable S
+    if {![regexp $S(idRE) $id]} {
+        Refuse BAD_REQUEST "request id \"$id\" is not a safe name\
+            (letters, digits and ._-, at most 128)"
+    }
+    if {![file isfile $path]} { Refuse BAD_REQUEST "queue/$id.json is not a regular file" }
+    if {[set size [file size $path]] > $S(maxBytes)} {
+        Refuse BAD_REQUEST "request is $size bytes; the limit is $S(maxBytes)"
+    }
+    if {[catch {
+        set f [open $path {RDONLY NONBLOCK}]
+        fconfigure $f -encoding utf-8 -translation lf
+        set text [read $f [expr {$S(maxBytes) + 1}]]
+    } message]} {
+        catch {close $f}
+        Refuse BAD_REQUEST "cannot read queue/$id.json: $message"
+    }
+    close $f
+    if {[catch {json::parse $text} request]} { Refuse BAD_REQUEST $request }
+    # Parsed values carry no types: an array or a string could pass for a dict.
+    if {![regexp {^[ \t\r\n]*\{} $text]} { Refuse BAD_REQUEST "the request is not a JSON object" }
+    return $request
+}
+
+proc ::spilot::Validate {id loaded} {
+    lassign $loaded code request options
+    if {$code} { return -options $options $request }
+    foreach key [dict keys $request] {
+        if {$key ni $::spilot::S(keys)} { Refuse BAD_REQUEST "$key: extra fields are not allowed" }
+    }
+    if {[dict exists $request schema_version] && [dict get $request schema_version] ne "1"} {
+        Refuse BAD_REQUEST "schema_version [dict get $request schema_version] is not supported;\
+            this bootstrap reads schema_version 1"
+    }
+    foreach key {request_id script timeout_s} {
+        if {![dict exists $request $key]} { Refuse BAD_REQUEST "$key: field required" }
+    }
+    if {[set given [dict get $request request_id]] ne $id} {
+        Refuse BAD_REQUEST "request_id \"$given\" is not the file's name \"$id\""
+    }
+    if {![string is double -strict [set timeout [dict get $request timeout_s]]]
+            || !($timeout > 0)} {
+        Refuse BAD_REQUEST "timeout_s: \"$timeout\" is not a number of seconds > 0"
+    }
+    set arguments [expr {[dict exists $request args] ? [dict get $request args] : {}}]
+    if {[catch {dict size $arguments}]} { Refuse BAD_REQUEST "args: not a JSON object" }
+    if {[dict exists $request created_ts]
+            && ![string is double -strict [dict get $request created_ts]]} {
+        Refuse BAD_REQUEST "created_ts: not a number"
+    }
+    return [list [CheckScript [dict get $request script]] $arguments $timeout]
+}
+
+# Normalizing name/__x__ and dropping __x__ resolves a symlink in the last component too.
+proc ::spilot::Resolve {path} { file dirname [file normalize "$path/__x__"] }
+
+proc ::spilot::CheckScript {script} {
+    variable S
+    set parts [split [string map {\\ /} $script] /]
+    if {[regexp {[\x00-\x1f]} $script]} {
+        Refuse BAD_REQUEST "script [list $script]: control characters in the path"
+    }
+    if {[string index $script 0] in {/ ~} || [file pathtype $script] ne "relative"
+            || ".." in $parts} {
+        Refuse SECURITY "script \"$script\": absolute paths and '..' are refused"
+    }
+    if {![string match *.tcl $script] || [lindex $parts 0] ne "scripts"} {
+        Refuse SECURITY "script \"$script\": only scripts/*.tcl may run"
+    }
+    if {[string first "$S(scriptsDir)/" [set path [Resolve [Path $script]]]] != 0} {
+        Refuse SECURITY "script \"$script\" resolves outside scripts/: $path"
+    }
+    if {$path eq $S(bootstrap)} { Refuse SECURITY "script \"$script\" is the bootstrap" }
+    if {![file isfile $path]} { Refuse BAD_REQUEST "script \"$script\" does not exist" }
+    return $path
+}
+
+# Runs and acks one request, or skips it when an ack appeared since the queue was read.
+proc ::spilot::RunOne {created id loaded} {
+    variable S
+    dict set S(seen) [Path queue $id.json] 1
+    if {[file exists [Path ack $id.json]]} {
+        dict set S(done) $id.json ""
+        return
+    }
+    set t0 [clock microseconds]
+    set ::spilot::cur(busy) 0
+    lassign {FAIL "" "" {} {}} status type message metrics reports
+    try {
+        lassign [Validate $id $loaded] path arguments timeout
+        lassign [RunSkill $id $path $arguments $timeout] status type message metrics reports
+    } trap {SPILOT REFUSE} {message options} {
+        set type [lindex [dict get $options -errorcode] 2]
+    } on error {message options} {
+        Log "internal error on request $id: [dict get $options -errorinfo]"
+        lassign [list CMD_FAIL "internal error in bootstrap.tcl: $message"] type message
+    }
+    if {[string length $message] > 8000} {
+        set message "[string range $message 0 7999]... ([string length $message] characters)"
+    }
+    set t1 [clock microseconds]
+    set ack [json::object [list schema_version 1 request_id [json::str $id] \
+        status [json::str $status] error_type [json::str $type] message [json::str $message] \
+        start_ms [expr {$t0 / 1000}] end_ms [expr {$t1 / 1000}] \
+        duration_ms [format %.3f [expr {($t1 - $t0) / 1000.0}]] \
+        reports [json::array [lmap r $reports {json::str $r}]] metrics [json::object $metrics]]]
+    # The heartbeat counts the request before its ack appears: whoever sees the ack sees both.
+    # state.json follows the state, not the count: a skill that made it busy makes it ready.
+    incr S(requestsDone)
+    if {$::spilot::cur(busy)} { catch {State ready} }
+    catch {Heartbeat}
+    if {[catch {WriteNew [Path ack $id.json] $ack} written]} {
+        Log "cannot write ack/$id.json: $written"
+        set written 0
+    }
+    if {!$written} { Log "ack/$id.json exists already: it stands, not this one ($status $type)" }
+    dict set S(done) $id.json [expr {$written ? $status : ""}]
+    Answer $id
+    if {$type ne "OK"} { Log "$id: $status $type [string range $message 0 300]" }
+}
+
+# -- skills -----------------------------------------------------------------------------------
+
+proc ::spilot::RunSkill {id path arguments timeout} {
+    variable cur
+    set child [TakeChild]
+    # Beyond 1e9 s (31 years) a timeout is as good as none; the clamp keeps the sums integers.
+    set ms [expr {max(1, round(min($timeout, 1e9) * 1000))}]
+    array unset cur
+    # reports/<id>/ appears with the first spilot::report: a skill that writes none leaves none.
+    array set cur [list id $id args $arguments metrics {} reports [Path reports $id] \
+        timedOut 0 busy 0 deadline [expr {[clock milliseconds] + $ms}]]
+    interp eval $child [list namespace eval ::spilot \
+        [list variable request_id $id run_dir $::spilot::S(run) args $arguments]]
+    SetLimit $child
+    set pwd [pwd]
+    set code [catch {interp eval $child [list source -encoding utf-8 $path]} message options]
+    DropChild $child $code
+    if {[pwd] ne $pwd} { catch {cd $pwd} }
+    set status FAIL
+    if {$code == 1 && $cur(timedOut)} {
+        set type TIMEOUT
+        set message "timeout_s $timeout exceeded: the skill was stopped ($message)"
+    } elseif {$code == 0 || $code == 2} {
+        lassign {PASS OK ""} status type message
+    } elseif {$code == 1} {
+        set type [expr {[lrange [dict get $options -errorcode] 0 1] eq {SPILOT RESTORE_FAIL}
+            ? "RESTORE_FAIL" : "CMD_FAIL"}]
+        # The frames of this file add nothing to the skill's own trace.
+        Log "$id: [regsub {\n    invoked from within\n"source -encoding utf-8 .*} \
+            [dict get $options -errorinfo] {}]"
+    } else {
+        set type CMD_FAIL
+        set message "the skill ended with [lindex {ok error return break continue} $code]"
+    }
+    return [list $status $type $message $cur(metrics) [lsort [ListFiles $cur(reports) reports/$id]]]
+}
+
+proc ::spilot::ListFiles {folder relative} {
+    set files {}
+    foreach name [glob -nocomplain -tails -directory $folder * .*] {
+        if {$name in {. ..}} continue
+        switch -- [file type [set path $folder/$name]] {
+            directory { lappend files {*}[ListFiles $path $relative/$name] }
+            file { lappend files $relative/$name }
+            link { if {[file isfile $path]} { lappend files $relative/$name } }
+        }
+    }
+    return $files
+}
+
+# The limit is set one heartbeat ahead at a time: each expiry beats the heart, so a long skill
+# keeps the session visibly alive, up to the request's own deadline, which is final. state.json
+# turns busy at the first expiry: a quick skill is over before anyone could look, and the file
+# system is most of the cost of a quick request.
+proc ::spilot::SetLimit {child} {
+    set at [expr {min([clock milliseconds] + $::spilot::S(hbMs), $::spilot::cur(deadline))}]
+    interp limit $child time -seconds [expr {$at / 1000}] -milliseconds [expr {$at % 1000}] \
+        -command [list ::spilot::OnTimeLimit $child] -granularity 1
+}
+
+proc ::spilot::OnTimeLimit {child} {
+    variable cur
+    if {[clock milliseconds] >= $cur(deadline)} {
+        set cur(timedOut) 1
+        return
+    }
+    if {!$cur(busy)} { catch {State busy $cur(id)} }
+    set cur(busy) 1
+    catch {Heartbeat}
+    SetLimit $child
+}
+
+proc ::spilot::NewChild {} {
+    variable S
+    # Named in ::spilot: its command stays out of the global commands skills are given.
+    set child [interp create ::spilot::child[incr S(childSeq)]]
+    if {![info exists S(baseline)]} {
+        foreach name [interp eval $child {info commands}] { dict set S(baseline) $name 1 }
+    }
+    interp hide $child exit
+    interp alias $child exit {} ::spilot::api::exit
+    interp eval $child {namespace eval ::spilot {}}
+    foreach name {arg report workdir metric fail log} {
+        interp alias $child ::spilot::$name {} ::spilot::api::$name
+    }
+    set ::spilot::aliased($child) {}
+    AliasTools $child
+    return $child
+}
+
+# Every global command of this interpreter that a fresh child lacks: the tool's commands.
+proc ::spilot::AliasTools {child} {
+    variable aliased
+    foreach name [namespace eval :: {info commands}] {
+        if {![dict exists $::spilot::S(baseline) $name] && ![dict exists $aliased($child) $name]} {
+            interp alias $child $name {} ::$name
+            dict set aliased($child) $name 1
+        }
+    }
+}
+
+# Making a child costs a millisecond or two, deleting one a fraction: both are done while idle
+# when they can be, one child per idle turn so that a request never waits long. Two spares
+# cover a request that comes before the idle turn after the last one. A spare is still fresh:
+# nothing has run in it.
+proc ::spilot::Prepare {} {
+    variable S
+    foreach child $S(dropped) {
+        unset -nocomplain ::spilot::aliased($child)
+        catch {interp delete $child}
+    }
+    set S(dropped) {}
+    if {[llength $S(spares)] < 2 && !$S(busy)} {
+        lappend S(spares) [NewChild]
+        if {[llength $S(spares)] < 2} { after idle {::spilot::Safe ::spilot::Prepare} }
+    }
+}
+
+proc ::spilot::TakeChild {} {
+    variable S
+    set S(spares) [lassign $S(spares) child]
+    if {$child eq "" || ![interp exists $child]} { return [NewChild] }
+    AliasTools $child
+    return $child
+}
+
+# A child that ended cleanly with no channel of its own open waits for Prepare; any other is
+# deleted now, so that what it left open is flushed before the ack lists the reports.
+proc ::spilot::DropChild {child code} {
+    if {$code != 1 && ![catch {
+        interp limit $child time -seconds {}
+        interp eval $child {
+            foreach e [after info] { after cancel $e }
+            lmap c [chan names] { if {$c in {stdin stdout stderr}} continue; set c }
+        }
+    } open] && ![llength $open]} {
+        lappend ::spilot::S(dropped) $child
+        return
+    }
+    unset -nocomplain ::spilot::aliased($child)
+    interp delete $child
+}
+
+# -- the skill API, aliased into each child as spilot::* -------------------------------------
+
+namespace eval ::spilot::api {}
+
+proc ::spilot::api::arg {name args} {
+    if {[llength $args] > 1} { error "wrong # args: should be \"spilot::arg name ?default?\"" }
+    if {[dict exists $::spilot::cur(args) $name]} { return [dict get $::spilot::cur(args) $name] }
+    if {[llength $args]} { return [lindex $args 0] }
+    error "spilot::arg: request $::spilot::cur(id) has no argument \"$name\"\
+        (it has: [join [dict keys $::spilot::cur(args)] {, }])"
+}
+
+proc ::spilot::api::report {name} {
+    if {$name eq "" || [string index $name 0] in {/ ~} || [file pathtype $name] ne "relative"
+            || ".." in [split [string map {\\ /} $name] /]} {
+        error "spilot::report: \"$name\" must be a relative path without '..'"
+    }
+    file mkdir [file dirname [set path $::spilot::cur(reports)/$name]]
+    return $path
+}
+
+proc ::spilot::api::workdir {} {
+    file mkdir [set path [::spilot::Path work $::spilot::cur(id)]]
+    return $path
+}
+
+proc ::spilot::api::metric {name value} {
+    if {[catch {::spilot::json::num $value} encoded]} {
+        error "spilot::metric $name: \"$value\" is not a finite number"
+    }
+    dict set ::spilot::cur(metrics) $name $encoded
+    return
+}
+
+proc ::spilot::api::fail {type message} {
+    if {$type ni {RESTORE_FAIL CMD_FAIL}} {
+        error "spilot::fail: TYPE must be RESTORE_FAIL or CMD_FAIL, not \"$type\""
+    }
+    return -code error -errorcode [list SPILOT $type] $message
+}
+
+proc ::spilot::api::log {message} { ::spilot::Log "$::spilot::cur(id): $message" }
+
+proc ::spilot::api::exit {args} {
+    return -code error -errorcode {SPILOT EXIT} "exit is not allowed in a skill: the session\
+        must live on (fail the request with spilot::fail or error)"
+}
+
+::spilot::Start
+vwait ::spilot::forever
+catch {close $::spilot::S(server)}
+exit 0
