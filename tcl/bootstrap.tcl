@@ -89,9 +89,14 @@ proc ::spilot::ReadConfig {} {
         Log "session/config.json is unreadable ($message): using the defaults"
         set config {}
     }
-    set result [dict create heartbeat_interval_s 1.0 poll_interval_s 0.5 socket 1]
+    set result [dict create heartbeat_interval_s 1.0 poll_interval_s 0.5 socket 1 \
+        owner_pid "" owner_host ""]
     dict for {key value} $config {
-        if {$key in {heartbeat_interval_s poll_interval_s}
+        if {$key eq "owner_pid" && [string is integer -strict $value]} {
+            dict set result owner_pid $value
+        } elseif {$key eq "owner_host"} {
+            dict set result owner_host $value
+        } elseif {$key in {heartbeat_interval_s poll_interval_s}
                 && [string is double -strict $value] && $value > 0 && $value < 86400} {
             dict set result $key $value
         } elseif {$key eq "socket" && [string is boolean -strict $value]} {
@@ -110,6 +115,12 @@ proc ::spilot::Start {} {
     # Timers of 10 ms at least: no configuration turns them into a busy loop.
     set S(hbMs) [expr {max(10, round(1000 * [dict get $config heartbeat_interval_s]))}]
     set S(pollMs) [expr {max(10, round(1000 * [dict get $config poll_interval_s]))}]
+    # A harness on this host that dies (SIGKILL) cannot stop us: we notice and stop ourselves.
+    set S(owner) ""
+    if {[dict get $config owner_pid] ne "" && [dict get $config owner_host] eq [info hostname]
+            && [file isdirectory /proc/self]} {
+        set S(owner) [dict get $config owner_pid]
+    }
     foreach folder {session queue ack reports work} { file mkdir [Path $folder] }
     set S(scriptsDir) [Resolve [Path scripts]]
     set S(bootstrap) [Resolve $S(script)]
@@ -154,6 +165,10 @@ proc ::spilot::Poll {} {
 proc ::spilot::CheckStop {} {
     variable S
     if {!$S(stopAsked) && [file exists [Path session stop]]} { set S(stopAsked) 1 }
+    if {!$S(stopAsked) && $S(owner) ne "" && ![file exists /proc/$S(owner)]} {
+        Log "the harness (pid $S(owner)) is gone: stopping"
+        set S(stopAsked) 1
+    }
     if {$S(stopAsked) && !$S(busy) && ![info exists ::spilot::forever]} {
         State stopped
         Log "stopped by session/stop after $S(requestsDone) request(s)"

@@ -7,6 +7,7 @@ requests, acks, health, SESSION_LOST, debug bundles and stopping are the same fo
 from __future__ import annotations
 
 import os
+import socket
 import time
 import uuid
 from collections.abc import Mapping
@@ -79,6 +80,8 @@ class QueueSupervisor:
                 heartbeat_interval_s=cfg.heartbeat_interval_s,
                 poll_interval_s=cfg.poll_interval_s,
                 socket=cfg.socket,
+                owner_pid=os.getpid(),
+                owner_host=socket.gethostname(),
             ),
         )
         self.log(f"starting {self.backend} session in {self.run_dir}")
@@ -95,6 +98,7 @@ class QueueSupervisor:
                 self.ready = ready
                 self._beat_seen = time.monotonic()
                 self._on_ready(ready)
+                self.poll_health()  # the heartbeat's age is counted from here
                 self.log(f"ready in {time.monotonic() - self._started:.3f} s: {ready}")
                 return ready
             code = self._exit_code()
@@ -223,14 +227,15 @@ class QueueSupervisor:
     ) -> Ack:
         self.lost = reason
         self.log(f"{error_type}: {reason} (request {request_id})")
-        self._kill()
         bundle = write_debug_bundle(self.dir, request_id, reason, self.redactor, self.env)
         ack = Ack.failure(
             request_id,
             error_type,
             f"{reason}; debug bundle: {bundle}; the next test gets a new session",
         )
-        return self.dir.write_ack_once(ack)
+        ack = self.dir.write_ack_once(ack)  # first: a late ack from the dying session loses
+        self._kill()
+        return ack
 
     def _start_failure(self, what: str) -> str:
         tails = []

@@ -111,3 +111,5 @@ class SessionFileConfig(_Message):
     heartbeat_interval_s: float = Field(1.0, gt=0)
     poll_interval_s: float = Field(0.5, gt=0)
     socket: bool = True
+    owner_pid: int | None = Field(None, description="the harness; the session stops if it dies")
+    owner_host: str | None = Field(None, description="owner_pid is checked only on this host")

@@ -57,6 +57,7 @@ def kill_tree(
         leader.poll()
         return
     _signal(pids, signal.SIGTERM)
+    _signal(pids, signal.SIGCONT)  # a stopped process only acts on SIGTERM once continued
     deadline = time.monotonic() + grace_s
     while time.monotonic() < deadline:
         leader.poll()

@@ -6,6 +6,7 @@ import json
 import os
 import signal
 import subprocess
+import sys
 import tarfile
 import threading
 import time
@@ -246,3 +247,54 @@ def test_sigkill_mid_request_is_session_lost_with_bundle_and_fresh_session(
     finally:
         innovus.close()
     assert first.process.poll() is not None
+
+
+HARNESS = """
+import sys, time
+from pathlib import Path
+from pytest_spilot.innovus.backends.tcl import TclBackend
+from pytest_spilot.innovus.supervisor import SessionSpec
+from pytest_spilot.launchers.local import LocalLauncher
+from pytest_spilot.siteconfig import InnovusConfig
+
+spec = SessionSpec(Path(sys.argv[1]), InnovusConfig(heartbeat_interval_s=0.2), LocalLauncher())
+supervisor = TclBackend().create(spec)
+supervisor.start()
+print(supervisor.wait_ready(15).pid, flush=True)
+time.sleep(600)
+"""
+
+
+def test_a_killed_harness_leaves_no_session(tmp_path: Path, tclsh: str) -> None:
+    harness = subprocess.Popen(
+        [sys.executable, "-c", HARNESS, str(tmp_path / "run")], stdout=subprocess.PIPE, text=True
+    )
+    session_pid = int(harness.stdout.readline())
+    harness.kill()
+    harness.wait()
+    deadline = time.monotonic() + 5
+    while Path(f"/proc/{session_pid}").exists() and time.monotonic() < deadline:
+        time.sleep(0.05)
+    alive = (
+        Path(f"/proc/{session_pid}/stat").exists()
+        and " Z " not in Path(f"/proc/{session_pid}/stat").read_text()
+    )
+    assert not alive, "the session outlived its harness"
+    state = json.loads((tmp_path / "run" / "session" / "state.json").read_text())
+    assert state["state"] == "stopped"
+
+
+def test_a_frozen_session_is_lost_when_its_heartbeat_stops(tmp_path: Path, tclsh: str) -> None:
+    config = InnovusConfig(**FAST, backend="tcl")
+    innovus = InnovusSession(config, BACKENDS, {"local": LocalLauncher()}, tmp_path / "s")
+    try:
+        first = innovus.supervisor()
+        os.kill(first.ready.pid, signal.SIGSTOP)  # alive, but neither beating nor answering
+        started = time.monotonic()
+        ack = innovus.run_skill("noop").ack
+        assert ack.error_type == "SESSION_LOST" and "no heartbeat" in ack.message, ack
+        assert time.monotonic() - started < FAST["heartbeat_timeout_s"] + 1.0
+        assert first.process.poll() is not None, "the frozen session was not killed"
+        assert innovus.run_skill("noop").passed and innovus.started == 2
+    finally:
+        innovus.close()

@@ -127,3 +127,28 @@ def test_licence_slots_serialise_sessions_across_workers(pytester: pytest.Pytest
         spans.append((started, stopped["ts"]))
     (_, a_end), (b_start, _) = sorted(spans)
     assert a_end <= b_start, f"two sessions were live at once: {spans}"
+
+
+def test_a_crash_fails_that_test_and_the_next_gets_a_new_session(pytester: pytest.Pytester) -> None:
+    if not shutil.which("tclsh"):
+        pytest.skip("tclsh is not installed (apt-get install -y tcl)")
+    pytester.makepyfile(
+        test_crash="""
+        import os, signal, threading
+
+        def test_killed(innovus_session, innovus_skill):
+            pid = innovus_session.supervisor().ready.pid
+            threading.Timer(0.3, os.kill, args=(pid, signal.SIGKILL)).start()
+            innovus_skill("spin", timeout_s=60)
+
+        def test_next(innovus_session, innovus_skill):
+            assert innovus_skill("noop").passed
+            assert innovus_session.started == 2
+        """
+    )
+    skills = Path(__file__).resolve().parents[2] / "fixtures" / "innovus" / "skills"
+    pytester.makepyprojecttoml(f'[tool.spilot.innovus]\nskills = ["{skills}"]\n')
+    result = pytester.runpytest_subprocess("--spilot-backend=tcl", "-p", "no:randomly")
+    result.assert_outcomes(passed=1, failed=1)
+    result.stdout.fnmatch_lines(["*SESSION_LOST: the session process was killed by signal 9*"])
+    result.stdout.fnmatch_lines(["*debug bundle: *.tar.gz*"])
