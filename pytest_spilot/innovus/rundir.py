@@ -76,6 +76,8 @@ class SessionDir:
         for folder in [SHIPPED_SKILLS, *skill_dirs]:  # later folders replace same-named skills
             for script in sorted(folder.glob("*.tcl")):
                 shutil.copy2(script, self.scripts / script.name)
+            for helper in sorted(folder.glob("lib/*.tcl")):  # what skills source, beside json.tcl
+                shutil.copy2(helper, self.scripts / "lib" / helper.name)
 
     def write_model(self, path: Path, model: BaseModel) -> None:
         write_atomic(path, model.model_dump_json(by_alias=True), durable=False)

@@ -2,40 +2,7 @@
 # -hold, into the request's work folder). The tool's two summaries are kept as reports
 # (uncompressed: real Innovus writes <prefix>.summary.gz, the stand-in a plain .summary).
 
-proc summary_file {dir name} {
-    foreach path [list [file join $dir $name.gz] [file join $dir $name]] {
-        if {[file isfile $path]} {
-            return $path
-        }
-    }
-    error "timeDesign wrote no ${name}(.gz) under $dir"
-}
-
-proc read_summary {path} {
-    set fh [open $path r]
-    if {[string match *.gz $path]} {
-        fconfigure $fh -translation binary
-        set text [encoding convertfrom utf-8 [zlib gunzip [read $fh]]]
-    } else {
-        fconfigure $fh -encoding utf-8
-        set text [read $fh]
-    }
-    close $fh
-    return $text
-}
-
-# The "all" column of a timeDesign summary table row ("WNS (ns)", "TNS (ns)", ...), a number.
-proc summary_value {text label path} {
-    set re [format {(?n)^\|\s*%s:\|([^|]*)\|} [string map {( \\( ) \\)} $label]]
-    if {![regexp $re $text -> value]} {
-        error "no '$label:' row in $path"
-    }
-    set value [string trim $value]
-    if {![string is double -strict $value]} {
-        error "'$label:' in $path is '$value', not a number"
-    }
-    return $value
-}
+source [file join [file dirname [info script]] lib timedesign.tcl]
 
 if {[dbGet top] eq "0x0"} {
     spilot::fail CMD_FAIL "timing_health: no design is loaded; run restore_design first"
