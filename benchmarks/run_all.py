@@ -1,4 +1,4 @@
-"""Run every benchmark (overhead, scaling, collection) and print all their lines."""
+"""Run every benchmark (overhead, scaling, collection, session) and print all their lines."""
 
 from __future__ import annotations
 
@@ -7,9 +7,10 @@ import sys
 import bench_collection
 import bench_overhead
 import bench_scaling
+import bench_session
 from _common import Options, Result, main
 
-BENCHES = (bench_overhead, bench_scaling, bench_collection)
+BENCHES = (bench_overhead, bench_scaling, bench_collection, bench_session)
 
 
 def bench(options: Options) -> list[Result]:

@@ -72,3 +72,19 @@ def test_schema_is_the_models_schema(capsys: pytest.CaptureFixture[str]):
     schema = json.loads(capsys.readouterr().out)
     assert "CommandValidation" in schema["$defs"]
     assert schema["$defs"]["CommandValidation"]["additionalProperties"] is False
+
+
+@pytest.mark.parametrize(
+    ("name", "model"),
+    [
+        ("request", "Request"),
+        ("ack", "Ack"),
+        ("skill", "SkillContract"),
+        ("config", "SiteConfig"),
+        ("design", "StandinDesign"),
+    ],
+)
+def test_every_format_has_a_schema(capsys: pytest.CaptureFixture[str], name: str, model: str):
+    assert main(["schema", name]) == 0
+    schema = json.loads(capsys.readouterr().out)
+    assert schema["title"] == model and schema["properties"]
