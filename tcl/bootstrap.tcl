@@ -121,7 +121,7 @@ proc ::spilot::Start {} {
             && [file isdirectory /proc/self]} {
         set S(owner) [dict get $config owner_pid]
     }
-    foreach folder {session queue ack reports work} { file mkdir [Path $folder] }
+    foreach folder {session queue queue/done ack reports work} { file mkdir [Path $folder] }
     set S(scriptsDir) [Resolve [Path scripts]]
     set S(bootstrap) [Resolve $S(script)]
     foreach name [glob -nocomplain -tails -directory [Path ack] *.json] {
@@ -391,6 +391,16 @@ proc ::spilot::CheckScript {script} {
 }
 
 # Runs and acks one request, or skips it when an ack appeared since the queue was read.
+# An acked request moves to queue/done/: the listing of queue/ stays as short as the backlog
+# (listing 500 old requests cost more than running a no-op skill). The ack alone makes a
+# request done, so a request that cannot be moved is merely listed again and skipped.
+proc ::spilot::Retire {id} {
+    set from [Path queue $id.json]
+    if {![catch {file rename $from [Path queue/done $id.json]}]} {
+        dict unset ::spilot::S(seen) $from
+    }
+}
+
 proc ::spilot::RunOne {created id loaded} {
     variable S
     dict set S(seen) [Path queue $id.json] 1
@@ -430,6 +440,7 @@ proc ::spilot::RunOne {created id loaded} {
     }
     if {!$written} { Log "ack/$id.json exists already: it stands, not this one ($status $type)" }
     dict set S(done) $id.json [expr {$written ? $status : ""}]
+    Retire $id
     Answer $id
     if {$type ne "OK"} { Log "$id: $status $type [string range $message 0 300]" }
 }

@@ -147,6 +147,7 @@ class PseudoProcessor(threading.Thread):
                 }
             )
             self.run_dir.write_ack_once(ack)
+            self.run_dir.retire(request_id)
             self.done.add(request_id)
             self.requests_done += 1
             self._state("ready")

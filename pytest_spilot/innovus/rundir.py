@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import contextlib
 import json
 import shutil
 from dataclasses import dataclass
@@ -93,6 +94,13 @@ class SessionDir:
 
     def request_path(self, request_id: str) -> Path:
         return self.queue / f"{request_id}.json"
+
+    def retire(self, request_id: str) -> None:
+        """Move an acked request to ``queue/done/`` (keeps the queue's listing short)."""
+        done = self.queue / "done"
+        done.mkdir(exist_ok=True)
+        with contextlib.suppress(OSError):
+            self.request_path(request_id).rename(done / f"{request_id}.json")
 
     def ack_path(self, request_id: str) -> Path:
         return self.acks / f"{request_id}.json"

@@ -177,7 +177,12 @@ def test_ack_is_written_once_and_requests_run_in_order(session) -> None:
     # An ack that exists is never rewritten: the request behind it does not run.
     done = session.submit(skill_script("noop"), {})
     before = session.dir.ack_path(done.request_id).read_bytes()
-    session.dir.request_path(done.request_id).unlink()
+    retired = session.dir.queue / "done" / f"{done.request_id}.json"
+    for _ in range(100):  # the ack can be seen a moment before the request moves
+        if retired.is_file():
+            break
+        time.sleep(0.01)
+    assert retired.is_file()
     again = session.submit_raw(
         done.request_id,
         _request(request_id=done.request_id, script=skill_script("echo_args"), args={"a": 1}),
