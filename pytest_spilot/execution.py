@@ -67,7 +67,7 @@ def execute(
         exit_code=outcome.exit_code,
         timed_out=outcome.timed_out,
         message=outcome.message,
-        location=getattr(spec, "location", "local"),
+        location=outcome.location or getattr(spec, "location", "local"),
         command=outcome.command,
         started=started,
         finished=now(),

@@ -36,6 +36,7 @@ class RunOutcome:
     command: list[str] = field(default_factory=list)
     metrics: Mapping[str, float] = field(default_factory=dict)
     artifacts: list[Path] = field(default_factory=list)
+    location: str | None = None  # where it ran, when more precise than ``location:``
 
     @property
     def ok(self) -> bool:

@@ -57,13 +57,14 @@ class InnovusRunner:
                 log.write(f"[spilot] ack: {ack.model_dump_json()}\n")
                 artifacts = _keep_reports(result.reports, ctx.run_dir / REPORTS_DIR)
                 if not ack.passed:
-                    return _failed(skill, ack, duration, artifacts)
+                    return _failed(skill, ack, duration, artifacts, f"innovus:{pool.backend_name}")
         return RunOutcome(
             exit_code=0,
             duration_s=duration,
             command=[skill_script(s) for s, _ in steps],
             metrics=ack.metrics,
             artifacts=artifacts,
+            location=f"innovus:{pool.backend_name}",
         )
 
 
@@ -81,7 +82,9 @@ def _keep_reports(reports: list[Path], folder: Path) -> list[Path]:
     return kept
 
 
-def _failed(skill: str, ack: Ack, duration: float, artifacts: list[Path]) -> RunOutcome:
+def _failed(
+    skill: str, ack: Ack, duration: float, artifacts: list[Path], location: str
+) -> RunOutcome:
     return RunOutcome(
         exit_code=1,
         duration_s=duration,
@@ -90,4 +93,5 @@ def _failed(skill: str, ack: Ack, duration: float, artifacts: list[Path]) -> Run
         command=[skill_script(skill)],
         metrics=ack.metrics,
         artifacts=artifacts,
+        location=location,
     )
