@@ -5,8 +5,8 @@
 #                             [-overwrite] [-version]
 #
 # Like Innovus: -version prints the version line and exits 0; an unknown option is an **ERROR
-# on stderr and exit 1; -log PREFIX writes PREFIX.log and PREFIX.cmd (PREFIX1.log/.cmd,
-# PREFIX2..., when they exist and -overwrite is absent; a PREFIX ending in ".log" loses it);
+# on stderr and exit 1; -log PREFIX writes PREFIX.log and PREFIX.cmd (PREFIX.log1/.cmd1,
+# PREFIX.log2..., when they exist and -overwrite is absent; a PREFIX ending in ".log" loses it);
 # without -log the files are innovus.log/innovus.cmd in the current folder, -nolog writes none.
 # -init FILE is sourced at global level (an error in it: the error on stderr, exit 1); without
 # -init commands are read from stdin until EOF. Then exit 0.
@@ -159,18 +159,19 @@ proc ::standin::log_names {prefix overwrite} {
     if {[string match *.log $prefix]} {
         set prefix [string range $prefix 0 end-4]
     }
+    # As Innovus numbers them: innovus.log, then innovus.log1, innovus.log2, ... (and .cmdN).
     set n ""
     if {!$overwrite} {
         set n 0
-        while {[file exists $prefix[expr {$n ? $n : ""}].log]
-                || [file exists $prefix[expr {$n ? $n : ""}].cmd]} {
+        while {[file exists $prefix.log[expr {$n ? $n : ""}]]
+                || [file exists $prefix.cmd[expr {$n ? $n : ""}]]} {
             incr n
         }
         if {$n == 0} {
             set n ""
         }
     }
-    return [list $prefix$n.log $prefix$n.cmd]
+    return [list $prefix.log$n $prefix.cmd$n]
 }
 
 proc ::standin::open_logs {prefix overwrite options} {
