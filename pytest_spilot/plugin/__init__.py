@@ -227,7 +227,9 @@ def pytest_collection_modifyitems(
     validations = list(planned.values())
     release = config.stash[RELEASE_KEY]
     reporter = config.pluginmanager.get_plugin("terminalreporter")
-    text = render_plan(validations, release.registry, release.settings)
+    innovus = release.innovus
+    where = f"innovus:{innovus.backend_name} via {innovus.config.launcher}" if innovus else ""
+    text = render_plan(validations, release.registry, release.settings, where or "innovus")
     if reporter is not None:
         reporter.write_line(text)
     config.hook.pytest_deselected(items=list(items))

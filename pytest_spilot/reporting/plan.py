@@ -25,8 +25,12 @@ def _command(validation: PlannedValidation) -> str:
 
 
 def render_plan(
-    validations: Sequence[PlannedValidation], registry: Registry, settings: Settings
+    validations: Sequence[PlannedValidation],
+    registry: Registry,
+    settings: Settings,
+    innovus_where: str = "innovus",
 ) -> str:
+    """``innovus_where`` says where ``kind: innovus`` runs (``innovus:tcl via local``)."""
     lines = [
         f"spilot plan for release {settings.version} "
         f"(state: {settings.state_path}): {len(validations)} validations"
@@ -35,7 +39,9 @@ def render_plan(
         spec = v.spec
         known = "" if spec.kind in registry.runners else "  [no runner installed for this kind]"
         where = (
-            spec.location
+            innovus_where
+            if spec.kind == "innovus"
+            else spec.location
             if spec.location in registry.launchers
             else f"{spec.location} [unknown location]"
         )

@@ -152,3 +152,11 @@ def test_a_crash_fails_that_test_and_the_next_gets_a_new_session(pytester: pytes
     result.assert_outcomes(passed=1, failed=1)
     result.stdout.fnmatch_lines(["*SESSION_LOST: the session process was killed by signal 9*"])
     result.stdout.fnmatch_lines(["*debug bundle: *.tar.gz*"])
+
+
+def test_plan_names_the_backend_and_launcher(pytester: pytest.Pytester) -> None:
+    pytester.makefile(".yaml", **{"validations/innovus": PLAN})
+    pytester.makepyprojecttoml('[tool.spilot.innovus]\nlauncher = "srun"\nqueue = "eda"\n')
+    result = pytester.runpytest_subprocess("--spilot-plan", "--spilot-backend=pseudo")
+    result.stdout.fnmatch_lines(["*::clean_summary  innovus @ innovus:pseudo via srun*"])
+    assert result.ret == 0
