@@ -9,6 +9,7 @@ from typing import ClassVar
 
 from pytest_spilot.errors import SpilotError
 from pytest_spilot.innovus.client import skill_script
+from pytest_spilot.innovus.contracts import find_skills
 from pytest_spilot.innovus.protocol import Ack
 from pytest_spilot.innovus.session import InnovusSession
 from pytest_spilot.innovus.supervisor import SessionError
@@ -29,6 +30,13 @@ class InnovusRunner:
             raise SpilotError(
                 f"{validation.file}: validation {validation.id!r}: no Innovus sessions are "
                 "configured in this runner (the pytest plugin provides them)"
+            )
+        skills = find_skills(pool.skill_dirs)
+        if spec.skill not in skills:
+            raise SpilotError(
+                f"{validation.file}: validation {validation.id!r}: unknown skill "
+                f"{spec.skill!r} (known: {', '.join(sorted(skills))}); a site's skills go in "
+                "a folder named by 'skills' in [tool.spilot.innovus]"
             )
         steps: list[tuple[str, dict[str, object]]] = []
         if spec.design:

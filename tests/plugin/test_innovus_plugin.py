@@ -32,6 +32,9 @@ validations:
     args: {{top: counter}}
     acceptance:
       - {{metric: setup_wns_ns, op: ">=", value: 0}}
+  - name: typo
+    kind: innovus
+    skill: sumary_health
   - name: corrupt
     kind: innovus
     skill: summary_health
@@ -47,6 +50,7 @@ EXPECTED = {
     "clean_summary::instance_count>0": "passed",
     "violations::run": "passed",
     "violations::setup_wns_ns>=0": "failed",
+    "typo::run": "failed",
     "corrupt::run": "failed",
     "corrupt::setup_wns_ns>=0": "failed",
 }
@@ -64,6 +68,8 @@ def test_innovus_validations(pytester: pytest.Pytester, backend: str) -> None:
         f"--spilot-backend={backend}", "-o", "junit_family=xunit1", f"--junitxml={junit}"
     )
     assert outcomes(junit) == EXPECTED, result.stdout.str()
+    typo = properties(junit, "typo::run")["summary"]
+    assert "unknown skill 'sumary_health'" in typo and "summary_health" in typo
     corrupt = properties(junit, "corrupt::run")
     assert "RESTORE_FAIL" in corrupt["summary"]
     clean = properties(junit, "clean_summary::run")
