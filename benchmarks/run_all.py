@@ -1,16 +1,17 @@
-"""Run every benchmark (overhead, scaling, collection, session) and print all their lines."""
+"""Run every benchmark (overhead, scaling, collection, session, log) and print all their lines."""
 
 from __future__ import annotations
 
 import sys
 
 import bench_collection
+import bench_logfollow
 import bench_overhead
 import bench_scaling
 import bench_session
 from _common import Options, Result, main
 
-BENCHES = (bench_overhead, bench_scaling, bench_collection, bench_session)
+BENCHES = (bench_overhead, bench_scaling, bench_collection, bench_session, bench_logfollow)
 
 
 def bench(options: Options) -> list[Result]:
