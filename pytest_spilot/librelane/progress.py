@@ -165,6 +165,22 @@ class FlowLogFollower:
             self._fh = None
         return self.last
 
+    def fail(self, message: str) -> None:
+        """The flow ended in failure: report it at the position reached (API runs write no
+        error line to flow.log)."""
+        if self.last is not None and self.last.state == "failed":
+            return
+        last = self.last
+        self.failure = self.failure or message
+        self._emit(
+            "failed",
+            last.step_index if last else 0,
+            last.step_id if last else "",
+            last.stage if last else STAGES[0],
+            last.percent if last else 0.0,
+            message,
+        )
+
     def _scan(self, data: bytes, begin: int, size: int) -> None:
         """Scan ``data[begin:size]``: whole lines."""
         if self._in_error:

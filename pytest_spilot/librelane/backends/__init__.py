@@ -1,0 +1,1 @@
+"""Flow backends, one file each: ``pseudo``, ``real``."""

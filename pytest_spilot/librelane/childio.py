@@ -1,0 +1,38 @@
+"""What a flow's child process tells its parent, as files beside LibreLane's run folder
+(LibreLane may delete and recreate its own folder when it starts)."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+from typing import Any
+
+STEPS_FILE = "spilot-steps.json"  # the flow's step ids, before the first step
+RESULT_FILE = "spilot-result.json"  # status (passed, failed, error), message, error class
+
+
+def announce_steps(run_dir: Path, steps: list[str]) -> None:
+    run_dir.mkdir(parents=True, exist_ok=True)
+    tmp = run_dir / f".{STEPS_FILE}.tmp"
+    tmp.write_text(json.dumps(steps))
+    tmp.replace(run_dir / STEPS_FILE)
+
+
+def read_steps(run_dir: Path) -> list[str] | None:
+    try:
+        return list(json.loads((run_dir / STEPS_FILE).read_text()))
+    except (OSError, ValueError):
+        return None
+
+
+def write_result(run_dir: Path, status: str, message: str = "", error: str = "") -> None:
+    run_dir.mkdir(parents=True, exist_ok=True)
+    data = {"status": status, "message": message, "error": error}
+    (run_dir / RESULT_FILE).write_text(json.dumps(data))
+
+
+def read_result(run_dir: Path) -> dict[str, Any]:
+    try:
+        return dict(json.loads((run_dir / RESULT_FILE).read_text()))
+    except (OSError, ValueError):
+        return {}
