@@ -2,9 +2,10 @@
 
 ``python -m pytest_spilot.librelane.real_flow SPEC.json``; SPEC: ``run_dir`` (LibreLane's
 run folder; the spilot files go beside it), ``config`` (path of the config file),
-``design_dir``, ``pdk_root``, ``pdk``, ``scl``, and either ``flow`` (a flow name, e.g. ``Classic``) or ``steps`` (step ids for a sequential
-flow), with optional ``frm``, ``to``, ``skip``. Announces the step list in
-``spilot-steps.json`` first, writes ``spilot-result.json`` last. Exit codes as LibreLane's
+``design_dir``, ``pdk_root``, ``pdk``, ``scl``, and either ``flow`` (a flow name, e.g.
+``Classic``) or ``steps`` (step ids for a sequential flow), with optional ``frm``, ``to``,
+``skip``. Announces the step list in ``spilot-steps.json`` first, writes
+``spilot-result.json`` last. Exit codes as LibreLane's
 CLI: 0 success, 1 configuration or internal error, 2 a step failed.
 """
 
