@@ -10,12 +10,16 @@ from pytest_spilot.innovus.backends.tcl import TclBackend
 from pytest_spilot.innovus.supervisor import SessionBackend
 from pytest_spilot.launchers.base import Launcher
 from pytest_spilot.launchers.local import LocalLauncher
+from pytest_spilot.librelane.backends.base import FlowBackend
+from pytest_spilot.librelane.backends.pseudo import PseudoFlowBackend
+from pytest_spilot.librelane.backends.real import RealFlowBackend
 from pytest_spilot.metrics.base import MetricSource
 from pytest_spilot.metrics.jsonfile import JsonMetricSource
 from pytest_spilot.metrics.regex import RegexMetricSource
 from pytest_spilot.runners.base import ValidationRunner
 from pytest_spilot.runners.command import CommandRunner
 from pytest_spilot.runners.innovus import InnovusRunner
+from pytest_spilot.runners.librelane import LibreLaneRunner
 
 hookimpl = pluggy.HookimplMarker("pytest")
 
@@ -32,9 +36,14 @@ def pytest_spilot_launchers() -> list[Launcher]:
 
 @hookimpl
 def pytest_spilot_runners() -> list[ValidationRunner]:
-    return [CommandRunner(), InnovusRunner()]
+    return [CommandRunner(), InnovusRunner(), LibreLaneRunner()]
 
 
 @hookimpl
 def pytest_spilot_session_backends() -> list[SessionBackend]:
     return [PseudoBackend(), TclBackend(), RealBackend()]
+
+
+@hookimpl
+def pytest_spilot_flow_backends() -> list[FlowBackend]:
+    return [PseudoFlowBackend(), RealFlowBackend()]

@@ -7,6 +7,7 @@ from pathlib import Path
 
 from pytest_spilot.errors import SpilotError
 from pytest_spilot.innovus.session import InnovusSession
+from pytest_spilot.librelane.service import LibreLaneFlows
 from pytest_spilot.metrics.base import MetricContext, MetricMissing
 from pytest_spilot.plan.expand import PlannedValidation
 from pytest_spilot.registry import Registry
@@ -27,6 +28,7 @@ def execute(
     registry: Registry,
     run_dir: Path,
     innovus: InnovusSession | None = None,
+    librelane: LibreLaneFlows | None = None,
 ) -> RunRecord:
     """Run the job once in a fresh ``run_dir`` and read its metrics; failures become records."""
     if run_dir.exists():
@@ -46,6 +48,7 @@ def execute(
             **validation.matrix_env,
         },
         innovus=innovus,
+        librelane=librelane,
     )
     runner = registry.runners.get(spec.kind)
     try:

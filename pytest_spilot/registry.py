@@ -10,6 +10,7 @@ import pluggy
 from pytest_spilot import builtins, hookspecs
 from pytest_spilot.innovus.supervisor import SessionBackend
 from pytest_spilot.launchers.base import Launcher
+from pytest_spilot.librelane.backends.base import FlowBackend
 from pytest_spilot.metrics.base import MetricSource
 from pytest_spilot.runners.base import ValidationRunner
 
@@ -20,6 +21,7 @@ class Registry:
     launchers: dict[str, Launcher]
     runners: dict[str, ValidationRunner]
     session_backends: dict[str, SessionBackend]
+    flow_backends: dict[str, FlowBackend]
 
     @classmethod
     def from_hook(cls, hook: Any) -> Registry:
@@ -35,6 +37,7 @@ class Registry:
             launchers=gather(hook.pytest_spilot_launchers(), "name"),
             runners=gather(hook.pytest_spilot_runners(), "kind"),
             session_backends=gather(hook.pytest_spilot_session_backends(), "name"),
+            flow_backends=gather(hook.pytest_spilot_flow_backends(), "name"),
         )
 
 

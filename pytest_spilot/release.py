@@ -7,6 +7,7 @@ from collections.abc import Callable
 from pytest_spilot.acceptance import judge
 from pytest_spilot.execution import execute, run_dir_for
 from pytest_spilot.innovus.session import InnovusSession
+from pytest_spilot.librelane.service import LibreLaneFlows
 from pytest_spilot.plan.expand import PlannedValidation
 from pytest_spilot.plan.model import Threshold
 from pytest_spilot.registry import Registry
@@ -31,10 +32,12 @@ class Release:
         registry: Registry,
         notify: Notify | None = None,
         innovus: InnovusSession | None = None,
+        librelane: LibreLaneFlows | None = None,
     ) -> None:
         self.settings = settings
         self.registry = registry
         self.innovus = innovus
+        self.librelane = librelane
         self.store = StateStore(settings.state_path, settings.version)
         self._notify = notify
         # Read once per process: resume decisions and baselines are about earlier runs.
@@ -51,7 +54,7 @@ class Release:
     def run(self, validation: PlannedValidation) -> RunRecord:
         """Run the validation's job once and save the run (earlier verdicts are dropped)."""
         run_dir = run_dir_for(self.settings.runs_root, self.settings.version, validation)
-        run = execute(validation, self.registry, run_dir, self.innovus)
+        run = execute(validation, self.registry, run_dir, self.innovus, self.librelane)
 
         self._save(validation, lambda _: _fresh_record(validation, run))
         return run

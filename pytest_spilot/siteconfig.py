@@ -76,8 +76,30 @@ class InnovusConfig(Resources):
         return [*self.license_env, *self.secret_env]
 
 
+class LibreLaneConfig(_Strict):
+    """How this site runs LibreLane flows."""
+
+    backend: Literal["pseudo", "real"] = Field(
+        "pseudo", description="--spilot-backend real|pseudo overrides"
+    )
+    pdk: str = Field("sky130A", description="default PDK: a name under PDK_ROOT, or a path")
+    pdk_root: str | None = Field(None, description="default: $PDK_ROOT, else ~/.ciel")
+    path_prepend: list[str] = Field(
+        default_factory=list, description="folders put before PATH for the flow (tools)"
+    )
+    env: dict[str, str] = Field(default_factory=dict)
+    launcher: str = "local"
+
+    def resolved_backend(self, override: str | None = None) -> Literal["pseudo", "real"]:
+        # "tcl" names the Innovus stand-in; flows keep their configured backend then.
+        if override in ("pseudo", "real"):
+            return override  # type: ignore[return-value]
+        return self.backend
+
+
 class SiteConfig(_Strict):
     innovus: InnovusConfig = Field(default_factory=InnovusConfig)
+    librelane: LibreLaneConfig = Field(default_factory=LibreLaneConfig)
     launchers: dict[str, GridLauncherConfig] = Field(default_factory=dict)
 
     def grid_launchers(self) -> list[TemplateLauncher]:

@@ -47,7 +47,7 @@ class FlowResult:
         return self.status == "passed"
 
 
-class LibreLaneRunner:
+class FlowRunner:
     """Runs flows with one backend; ``on_progress`` hears every change of step."""
 
     def __init__(

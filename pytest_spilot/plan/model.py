@@ -185,11 +185,23 @@ class LibreLaneValidation(ValidationBase):
     """Run a LibreLane flow on a design; metrics come from the run's final metrics."""
 
     kind: Literal["librelane"]
-    design: str
-    pdk: str | None = None
-    preset: str | None = None
-    flow: str | None = None
-    args: dict[str, Any] = Field(default_factory=dict)
+    design: str = Field(
+        description="design folder (Verilog, optional config), relative to the file"
+    )
+    pdk: str | None = Field(None, description="PDK name under PDK_ROOT, or a path")
+    preset: str | None = Field(None, description="minimal, balanced or high_quality")
+    flow: str | None = Field(None, description="a LibreLane flow (Classic); default: steps")
+    steps: list[str] | None = Field(None, description="step ids of a sequential flow")
+    frm: str | None = Field(None, alias="from", description="first step to run")
+    to: str | None = Field(None, description="last step to run")
+    skip: list[str] = Field(default_factory=list, description="steps to skip")
+    args: dict[str, Any] = Field(
+        default_factory=dict, description="LibreLane variables added to the design's config"
+    )
+    pseudo: dict[str, Any] = Field(
+        default_factory=dict,
+        description="pseudo backend only: profile (metric: value), fail_at, hang_at, step_s",
+    )
 
 
 def _kind_tag(value: Any) -> str | None:

@@ -15,6 +15,8 @@ from pytest_spilot.innovus.licenses import LicenseSlots
 from pytest_spilot.innovus.protocol import ErrorType
 from pytest_spilot.innovus.session import InnovusSession, SkillResult
 from pytest_spilot.launchers.base import Launcher
+from pytest_spilot.librelane.progress import Progress
+from pytest_spilot.librelane.service import LibreLaneFlows
 from pytest_spilot.plan.loader import PLAN_SUFFIXES
 from pytest_spilot.plugin.nodes import RELEASE_KEY, PlanFile, SpilotItem
 from pytest_spilot.plugin.reporter import ReleaseReporter
@@ -131,6 +133,15 @@ def pytest_configure(config: pytest.Config) -> None:
             registry,
             notify=lambda record: config.hook.pytest_spilot_validation_finished(record=record),
             innovus=innovus,
+            librelane=LibreLaneFlows(
+                site.librelane,
+                registry.flow_backends,
+                registry.launchers,
+                settings.runs_root / settings.version / "flows",
+                backend=config.getoption("spilot_backend"),
+                root=config.rootpath,
+                on_progress=FlowProgressLine(config),
+            ),
         )
     except SpilotError as exc:
         raise pytest.UsageError(str(exc)) from None
@@ -170,6 +181,28 @@ def _innovus_session(
         skill_dirs=[config.rootpath / d for d in cfg.skills],
         say=lambda text: print(f"[spilot {worker}] {text}", file=sys.stderr, flush=True),
     )
+
+
+class FlowProgressLine:
+    """A long LibreLane run's position on the terminal (not under xdist: workers have no
+    terminal; the run's ``spilot-progress.jsonl`` has it there)."""
+
+    QUIET_S = 2.0  # short runs stay silent
+
+    def __init__(self, config: pytest.Config) -> None:
+        self.config = config
+        self.first: float | None = None
+
+    def __call__(self, progress: Progress) -> None:
+        if hasattr(self.config, "workerinput"):
+            return
+        if progress.state == "running" and progress.step_index <= 1:
+            self.first = progress.ts
+        if self.first is None or progress.ts - self.first < self.QUIET_S:
+            return
+        reporter = self.config.pluginmanager.get_plugin("terminalreporter")
+        if reporter is not None:
+            reporter.write_line(f"[librelane] {progress.line()}")
 
 
 class SiteLaunchers:
@@ -281,3 +314,13 @@ def innovus_skill(innovus_session: InnovusSession) -> Callable[..., SkillResult]
         return result
 
     return run_skill
+
+
+@pytest.fixture(scope="session")
+def librelane_flow(request: pytest.FixtureRequest) -> LibreLaneFlows:
+    """This worker's LibreLane flows: ``librelane_flow.run(design, preset=, pdk=, flow=,
+    steps=, timeout=, config=)`` → FlowResult (status, run_dir, metrics, artifacts, ...)."""
+    flows = request.config.stash[RELEASE_KEY].librelane
+    assert flows is not None
+    return flows
+

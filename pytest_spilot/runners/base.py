@@ -12,6 +12,7 @@ from pytest_spilot.plan.expand import PlannedValidation
 
 if TYPE_CHECKING:
     from pytest_spilot.innovus.session import InnovusSession
+    from pytest_spilot.librelane.service import LibreLaneFlows
 
 
 @dataclass(frozen=True)
@@ -23,6 +24,7 @@ class RunContext:
     launchers: Mapping[str, Launcher]
     env: Mapping[str, str] = field(default_factory=dict)
     innovus: InnovusSession | None = None  # this process's Innovus session
+    librelane: LibreLaneFlows | None = None  # this process's LibreLane flows
 
 
 @dataclass(frozen=True)

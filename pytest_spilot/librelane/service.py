@@ -1,0 +1,98 @@
+"""This process's LibreLane flows: one place that turns "run this design" into a flow run."""
+
+from __future__ import annotations
+
+import itertools
+from collections.abc import Callable, Mapping
+from pathlib import Path
+from typing import Any
+
+from pytest_spilot.errors import SpilotError
+from pytest_spilot.launchers.base import Launcher
+from pytest_spilot.librelane.backends.base import LINT_TO_SYNTHESIS, FlowBackend, FlowRequest
+from pytest_spilot.librelane.config import design_config, resolve_pdk
+from pytest_spilot.librelane.flow import FlowResult, FlowRunner, flow_env
+from pytest_spilot.librelane.progress import Progress
+from pytest_spilot.siteconfig import LibreLaneConfig
+
+
+class LibreLaneFlows:
+    """Shared by the ``librelane_flow`` fixture and ``kind: librelane`` validations."""
+
+    def __init__(
+        self,
+        config: LibreLaneConfig,
+        backends: Mapping[str, FlowBackend],
+        launchers: Mapping[str, Launcher],
+        runs_root: Path,
+        *,
+        backend: str | None = None,
+        root: Path | None = None,
+        on_progress: Callable[[Progress], None] | None = None,
+    ) -> None:
+        self.config = config
+        self.backend_name = config.resolved_backend(backend)
+        self.backends = backends
+        self.launchers = launchers
+        self.runs_root = runs_root
+        self.root = root or Path.cwd()
+        self.on_progress = on_progress
+        self._count = itertools.count(1)
+
+    def run(
+        self,
+        design: str | Path,
+        *,
+        preset: str | None = None,
+        pdk: str | None = None,
+        flow: str | None = None,
+        steps: list[str] | None = None,
+        frm: str | None = None,
+        to: str | None = None,
+        skip: list[str] | None = None,
+        timeout: float = 1800.0,
+        config: Mapping[str, Any] | None = None,
+        pseudo: Mapping[str, Any] | None = None,
+        run_root: Path | None = None,
+    ) -> FlowResult:
+        """Run a flow on ``design`` (a folder); ``config`` adds LibreLane variables."""
+        backend = self.backends.get(self.backend_name)
+        if backend is None:
+            raise SpilotError(
+                f"no LibreLane backend {self.backend_name!r} "
+                f"(known: {', '.join(sorted(self.backends))})"
+            )
+        launcher = self.launchers.get(self.config.launcher)
+        if launcher is None:
+            raise SpilotError(
+                f"[tool.spilot.librelane] launcher {self.config.launcher!r} is not known "
+                f"(known: {', '.join(sorted(self.launchers))})"
+            )
+        design_dir = Path(design)
+        pdk_text = pdk or self.config.pdk
+        request = FlowRequest(
+            design_dir=design_dir,
+            config=design_config(design_dir, preset=preset, extra=config),
+            # The pseudo backend needs no PDK: a missing one only matters for real runs.
+            pdk=resolve_pdk(pdk_text, self.config.pdk_root)
+            if self.backend_name != "pseudo"
+            else _maybe_pdk(pdk_text, self.config.pdk_root),
+            flow=flow,
+            steps=tuple(steps or LINT_TO_SYNTHESIS),
+            frm=frm,
+            to=to,
+            skip=tuple(skip or ()),
+            timeout_s=timeout,
+            env=flow_env([str(self.root / p) for p in self.config.path_prepend], self.config.env),
+            pseudo=dict(pseudo or {}),
+        )
+        if run_root is None:
+            run_root = self.runs_root / f"{design_dir.name}-{next(self._count):03d}"
+        return FlowRunner(backend, launcher, self.on_progress).run(request, run_root)
+
+
+def _maybe_pdk(pdk: str, pdk_root: str | None) -> Any:
+    try:
+        return resolve_pdk(pdk, pdk_root)
+    except SpilotError:
+        return None
