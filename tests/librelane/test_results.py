@@ -31,3 +31,20 @@ def test_final_metrics_else_the_last_state(tmp_path: Path) -> None:
     names = [p.relative_to(tmp_path).as_posix() for p in artifacts(tmp_path)]
     assert names[:2] == ["flow.log", "final/metrics.json"]
     assert "3-yosys-synthesis/reports/r.rpt" in names
+
+
+def test_direction_comes_from_librelane_when_installed() -> None:
+    import importlib.util
+
+    import pytest
+
+    from pytest_spilot.librelane.results import metric_direction
+
+    if importlib.util.find_spec("librelane") is None:
+        assert metric_direction("timing__setup__ws") is None
+        pytest.skip("librelane is not installed: directions are unknown (pip install librelane)")
+    assert metric_direction("timing__setup__ws").higher_is_better is True
+    assert metric_direction("timing__setup__ws__corner:nom_tt_025C_1v80").higher_is_better
+    lint = metric_direction("design__lint_error__count")
+    assert lint.higher_is_better is False and lint.critical is True
+    assert metric_direction("site__own__metric") is None

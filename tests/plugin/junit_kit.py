@@ -29,3 +29,11 @@ def properties(junit: Path, name: str) -> dict[str, str]:
         if _case_id(case) == name:
             return {p.get("name"): p.get("value") for p in case.iter("property")}
     raise AssertionError(f"no test case {name}")
+
+
+def property_values(junit: Path, name: str, key: str) -> list[str]:
+    """Every value of a property that a test case carries several times (``artifact``)."""
+    for case in ET.parse(junit).getroot().iter("testcase"):
+        if _case_id(case) == name:
+            return [p.get("value", "") for p in case.iter("property") if p.get("name") == key]
+    raise AssertionError(f"no test case {name}")

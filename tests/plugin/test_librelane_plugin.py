@@ -1,0 +1,89 @@
+"""LibreLane in pytest: ``kind: librelane`` validations on both backends, and the fixture."""
+
+from __future__ import annotations
+
+import sys
+from pathlib import Path
+
+import pytest
+from junit_kit import outcomes, properties, property_values
+
+sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "librelane"))
+from flow_kit import DESIGNS, PDK, TOOLS, require_real_librelane
+
+PLAN = f"""
+version: 1
+markers: [librelane]
+defaults:
+  timeout_s: 300
+validations:
+  - name: counter
+    kind: librelane
+    design: {DESIGNS / "counter"}
+    pdk: {PDK}
+    preset: minimal
+    acceptance:
+      - {{metric: design__lint_error__count, op: "==", value: 0}}
+      - {{metric: design__instance_unmapped__count, op: "==", value: 0}}
+      - {{metric: design__instance__count, op: ">", value: 0}}
+      - {{metric: design__instance__area, op: "<", value: 1}}
+  - name: lint_error
+    kind: librelane
+    design: {DESIGNS / "counter_lint"}
+    pdk: {PDK}
+    pseudo: {{fail_at: Checker.LintErrors, profile: {{design__lint_error__count: 1}}}}
+    acceptance:
+      - {{metric: design__lint_error__count, op: "==", value: 0}}
+"""
+
+EXPECTED = {
+    "counter::run": "passed",
+    "counter::design__lint_error__count==0": "passed",
+    "counter::design__instance_unmapped__count==0": "passed",
+    "counter::design__instance__count>0": "passed",
+    "counter::design__instance__area<1": "failed",  # a threshold the real area misses
+    "lint_error::run": "failed",
+    "lint_error::design__lint_error__count==0": "failed",
+}
+
+
+@pytest.mark.parametrize("backend", ["pseudo", "real"])
+def test_librelane_validations(pytester: pytest.Pytester, backend: str) -> None:
+    if backend == "real":
+        require_real_librelane()
+    pytester.makefile(".yaml", **{"validations/flows": PLAN})
+    pytester.makepyprojecttoml(f'[tool.spilot.librelane]\npath_prepend = ["{TOOLS}"]\n')
+    junit = pytester.path / "out.xml"
+    result = pytester.runpytest_subprocess(
+        f"--spilot-backend={backend}", "-o", "junit_family=xunit1", f"--junitxml={junit}"
+    )
+    assert outcomes(junit) == EXPECTED, result.stdout.str()
+    lint = properties(junit, "lint_error::run")
+    assert "Checker.LintErrors" in lint["summary"]
+    assert lint["location"] == f"librelane:{backend}"
+    counter = properties(junit, "counter::run")
+    assert float(counter["metric.design__instance__count"]) > 0
+    artifacts = property_values(junit, "counter::run", "artifact")
+    assert any(a.endswith("flow/flow.log") for a in artifacts)
+    assert any(a.endswith("final/metrics.json") for a in artifacts)
+    run_dir = Path(counter["run_dir"])
+    assert (run_dir / "librelane" / "spilot-progress.jsonl").is_file()
+
+
+def test_fixture(pytester: pytest.Pytester) -> None:
+    pytester.makepyfile(
+        test_flow=f"""
+        def test_counter(librelane_flow):
+            result = librelane_flow.run("{DESIGNS / "counter"}", preset="balanced")
+            assert result.passed and result.metrics["design__instance__count"] > 0
+            assert result.progress.state == "complete"
+
+        def test_hang_is_a_timeout(librelane_flow):
+            result = librelane_flow.run("{DESIGNS / "counter"}", timeout=0.5,
+                                        pseudo={{"hang_at": "Yosys.Synthesis"}})
+            assert result.timed_out and result.exit_code == 124
+            assert result.failed_step == "Yosys.Synthesis"
+        """
+    )
+    result = pytester.runpytest_subprocess("--spilot-backend=pseudo")
+    result.assert_outcomes(passed=2)
