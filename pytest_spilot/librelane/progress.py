@@ -99,8 +99,11 @@ class Progress:
     message: str = ""
 
     def line(self) -> str:
-        where = f"step {self.step_index}/{self.step_count} {self.step_id}" if self.step_id else ""
-        return f"{self.state} {where} [{self.stage}] {self.percent:.0f}% {self.message}".strip()
+        if self.step_id:
+            where = f"step {self.step_index}/{self.step_count} {self.step_id} [{self.stage}]"
+        else:
+            where = f"{self.step_count} steps"
+        return f"{self.state}: {where} {self.percent:.0f}% {self.message}".strip()
 
 
 class FlowLogFollower:

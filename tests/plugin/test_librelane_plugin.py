@@ -87,3 +87,15 @@ def test_fixture(pytester: pytest.Pytester) -> None:
     )
     result = pytester.runpytest_subprocess("--spilot-backend=pseudo")
     result.assert_outcomes(passed=2)
+
+
+def test_progress_in_the_summary_under_xdist(pytester: pytest.Pytester) -> None:
+    pytester.makefile(".yaml", **{"validations/flows": PLAN})
+    result = pytester.runpytest_subprocess("-n", "2", "--spilot-backend=pseudo")
+    result.stdout.fnmatch_lines(
+        [
+            "librelane runs:",
+            "  counter: complete: 6 steps 100%",
+            "  lint_error: failed: step 2/6 Checker.LintErrors [initialization] 17% *",
+        ]
+    )
