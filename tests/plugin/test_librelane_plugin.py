@@ -96,6 +96,6 @@ def test_progress_in_the_summary_under_xdist(pytester: pytest.Pytester) -> None:
         [
             "librelane runs:",
             "  counter: complete: 6 steps 100%",
-            "  lint_error: failed: step 2/6 Checker.LintErrors [initialization] 17% *",
+            "  lint_error: failed: step 2/6 Checker.LintErrors * 17% injected failure*",
         ]
     )
