@@ -81,10 +81,13 @@ class Result:
                 f"{self.baseline_label} {self.baseline_s * scale:.3f} {unit} "
                 f"-> {self.ratio:.3f}x of it"
             )
+        scale, unit = self.unit
+        digits = 1 if unit == "ms" else 2
+        measured = f"{self.measured_s * scale:.{digits}f} {unit}"
+        baseline = f"{self.baseline_s * scale:.{digits}f} {unit}"
         return (
-            f"{self.name}: {self.measured_label} {self.measured_s:.2f} s vs "
-            f"{self.baseline_label} {self.baseline_s:.2f} s -> {self.ratio:.2f}x "
-            f"(target <= {self.target:g}x) {self.verdict}"
+            f"{self.name}: {self.measured_label} {measured} vs {self.baseline_label} {baseline} "
+            f"-> {self.ratio:.2f}x (target <= {self.target:g}x) {self.verdict}"
         )
 
     def to_json(self) -> dict[str, object]:

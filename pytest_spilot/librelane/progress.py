@@ -23,10 +23,10 @@ RUNNING = b"Running '"
 COMPLETE = b"Flow complete."
 ERROR = b"The following error was encountered while running the flow:"
 # The end of a flow ("Flow complete." or the error and its message, perhaps a traceback) is
-# the last thing it writes: it is looked for only in the last 16 KiB of each read. Every pass
+# the last thing it writes: it is looked for only in the last 4 KiB of each read. Every pass
 # over the data costs as much as a whole grep; this keeps following a log at one pass. (The
 # runner takes a failure's message from the run itself too, so a longer tail loses nothing.)
-END_WINDOW = 16 * 1024
+END_WINDOW = 4 * 1024
 
 STAGES = (
     "initialization",
