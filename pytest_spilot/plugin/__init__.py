@@ -260,9 +260,14 @@ def pytest_collection_modifyitems(
     validations = list(planned.values())
     release = config.stash[RELEASE_KEY]
     reporter = config.pluginmanager.get_plugin("terminalreporter")
-    innovus = release.innovus
-    where = f"innovus:{innovus.backend_name} via {innovus.config.launcher}" if innovus else ""
-    text = render_plan(validations, release.registry, release.settings, where or "innovus")
+    where = {}
+    if release.innovus is not None:
+        innovus = release.innovus
+        where["innovus"] = f"innovus:{innovus.backend_name} via {innovus.config.launcher}"
+    if release.librelane is not None:
+        flows = release.librelane
+        where["librelane"] = f"librelane:{flows.backend_name} via {flows.config.launcher}"
+    text = render_plan(validations, release.registry, release.settings, where)
     if reporter is not None:
         reporter.write_line(text)
     config.hook.pytest_deselected(items=list(items))
@@ -323,4 +328,3 @@ def librelane_flow(request: pytest.FixtureRequest) -> LibreLaneFlows:
     flows = request.config.stash[RELEASE_KEY].librelane
     assert flows is not None
     return flows
-

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import shlex
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 
 from pytest_spilot.plan.expand import PlannedValidation
 from pytest_spilot.registry import Registry
@@ -28,9 +28,11 @@ def render_plan(
     validations: Sequence[PlannedValidation],
     registry: Registry,
     settings: Settings,
-    innovus_where: str = "innovus",
+    where_by_kind: Mapping[str, str] | None = None,
 ) -> str:
-    """``innovus_where`` says where ``kind: innovus`` runs (``innovus:tcl via local``)."""
+    """``where_by_kind`` says where kinds run that ``location:`` does not place
+    (``{"innovus": "innovus:tcl via local", "librelane": "librelane:pseudo"}``)."""
+    where_by_kind = where_by_kind or {}
     lines = [
         f"spilot plan for release {settings.version} "
         f"(state: {settings.state_path}): {len(validations)} validations"
@@ -38,13 +40,12 @@ def render_plan(
     for v in validations:
         spec = v.spec
         known = "" if spec.kind in registry.runners else "  [no runner installed for this kind]"
-        where = (
-            innovus_where
-            if spec.kind == "innovus"
-            else spec.location
+        placed = (
+            spec.location
             if spec.location in registry.launchers
             else f"{spec.location} [unknown location]"
         )
+        where = where_by_kind.get(spec.kind, placed)
         role = "gate" if v.is_gate else spec.kind
         lines.append(f"{v.key}  {role} @ {where}  timeout {spec.timeout_s:g}s{known}")
         lines.append(f"    run: {_command(v)}")
