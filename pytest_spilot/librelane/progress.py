@@ -173,8 +173,8 @@ class FlowLogFollower:
         error line to flow.log)."""
         if self.last is not None and self.last.state == "failed":
             return
-        last = self.last
         self.failure = self.failure or message
+        last = self.last
         self._emit(
             "failed",
             last.step_index if last else 0,
@@ -222,15 +222,7 @@ class FlowLogFollower:
             if text:
                 self._in_error = False
                 self.failure = text
-                last = self.last
-                self._emit(
-                    "failed",
-                    last.step_index if last else 0,
-                    last.step_id if last else "",
-                    last.stage if last else STAGES[0],
-                    last.percent if last else 0.0,
-                    text,
-                )
+                self.fail(text)
                 return
         self._in_error = True
 
