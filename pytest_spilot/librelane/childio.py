@@ -4,6 +4,8 @@
 from __future__ import annotations
 
 import json
+import sys
+from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
@@ -36,3 +38,11 @@ def read_result(run_dir: Path) -> dict[str, Any]:
         return dict(json.loads((run_dir / RESULT_FILE).read_text()))
     except (OSError, ValueError):
         return {}
+
+
+def child_main(argv: list[str], module: str, run: Callable[[dict[str, Any]], int]) -> int:
+    """The entry point of a flow's child program: ``python -m MODULE SPEC.json``."""
+    if len(argv) != 1:
+        print(f"usage: python -m {module} SPEC.json", file=sys.stderr)
+        return 1
+    return run(json.loads(Path(argv[0]).read_text(encoding="utf-8")))

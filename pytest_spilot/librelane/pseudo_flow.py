@@ -16,7 +16,7 @@ import time
 from pathlib import Path
 from typing import Any
 
-from pytest_spilot.librelane.childio import announce_steps, write_result
+from pytest_spilot.librelane.childio import announce_steps, child_main, write_result
 
 ELLIPSIS = "\u2026"
 # What a small design reports after synthesis; a design profile overrides any of it.
@@ -99,12 +99,5 @@ def run(spec: dict[str, Any]) -> int:
     return 0
 
 
-def main(argv: list[str]) -> int:
-    if len(argv) != 1:
-        print("usage: python -m pytest_spilot.librelane.pseudo_flow SPEC.json", file=sys.stderr)
-        return 1
-    return run(json.loads(Path(argv[0]).read_text(encoding="utf-8")))
-
-
 if __name__ == "__main__":
-    sys.exit(main(sys.argv[1:]))
+    sys.exit(child_main(sys.argv[1:], "pytest_spilot.librelane.pseudo_flow", run))

@@ -11,13 +11,12 @@ CLI: 0 success, 1 configuration or internal error, 2 a step failed.
 
 from __future__ import annotations
 
-import json
 import sys
 import traceback
 from pathlib import Path
 from typing import Any
 
-from pytest_spilot.librelane.childio import announce_steps, write_result
+from pytest_spilot.librelane.childio import announce_steps, child_main, write_result
 
 
 def run(spec: dict[str, Any]) -> int:
@@ -69,12 +68,5 @@ def run(spec: dict[str, Any]) -> int:
     return 0
 
 
-def main(argv: list[str]) -> int:
-    if len(argv) != 1:
-        print("usage: python -m pytest_spilot.librelane.real_flow SPEC.json", file=sys.stderr)
-        return 1
-    return run(json.loads(Path(argv[0]).read_text(encoding="utf-8")))
-
-
 if __name__ == "__main__":
-    sys.exit(main(sys.argv[1:]))
+    sys.exit(child_main(sys.argv[1:], "pytest_spilot.librelane.real_flow", run))
