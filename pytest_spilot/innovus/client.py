@@ -15,10 +15,11 @@ from pathlib import Path
 from typing import Any, ClassVar
 
 from pytest_spilot.atomic import write_atomic
-from pytest_spilot.innovus.bundle import Redactor, write_debug_bundle
+from pytest_spilot.innovus.bundle import write_debug_bundle
 from pytest_spilot.innovus.protocol import Ack, ErrorType, Ready, Request, SessionFileConfig
 from pytest_spilot.innovus.rundir import SessionDir
 from pytest_spilot.innovus.supervisor import Health, SessionError, SessionSpec
+from pytest_spilot.redact import Redactor
 
 HEALTH_CHECK_S = 0.05  # how often a waiting submit looks at the process and the heartbeat
 STOP_GRACE_S = 5.0

@@ -29,6 +29,8 @@ class JobResult:
     duration_s: float
     timed_out: bool = False
     message: str = ""
+    transient: bool = False  # may pass when tried again (a dropped connection): see ``retries``
+    job_id: str | None = None  # the batch system's id, where the launcher has one
 
 
 class RunningJob(Protocol):

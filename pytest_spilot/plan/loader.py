@@ -35,7 +35,7 @@ def load_validation_file(path: Path) -> ValidationFile:
     try:
         plan = ValidationFile.model_validate(doc.data)
     except ValidationError as exc:
-        raise PlanErrors([_plan_error(doc, err) for err in exc.errors()]) from None
+        raise PlanErrors([model_error(doc, err) for err in exc.errors()]) from None
     _check_unique_names(doc, plan)
     return plan
 
@@ -62,12 +62,13 @@ def _check_unique_names(doc: YamlDocument, plan: ValidationFile) -> None:
         raise PlanErrors(errors)
 
 
-def _plan_error(doc: YamlDocument, err: Any) -> PlanError:
+def model_error(doc: YamlDocument, err: Any, root: type[BaseModel] = ValidationFile) -> PlanError:
+    """One pydantic error of ``root`` parsed from ``doc`` as ``file:line: field: what to fix``."""
     loc = _data_loc(doc.data, err["loc"])
     kind, msg, value = err["type"], err["msg"], err.get("input")
     key = loc[-1] if loc else None
     if kind == "extra_forbidden":
-        valid = sorted(_valid_keys(err["loc"][:-1]))
+        valid = sorted(_valid_keys(err["loc"][:-1], root))
         near = difflib.get_close_matches(str(key), valid, n=1, cutoff=0.5)
         hint = f"did you mean {near[0]!r}?" if near else f"valid keys here: {', '.join(valid)}"
         text = f"unknown key {key!r}; {hint}"
@@ -112,9 +113,9 @@ def _data_loc(data: Any, loc: tuple[str | int, ...]) -> Loc:
     return tuple(out)
 
 
-def _valid_keys(loc: tuple[str | int, ...]) -> set[str]:
+def _valid_keys(loc: tuple[str | int, ...], root: type[BaseModel]) -> set[str]:
     """Field names (by alias) of the model that ``loc`` points into."""
-    tp: Any = ValidationFile
+    tp: Any = root
     for part in loc:
         tp = _step(tp, part)
         if tp is None:

@@ -1,0 +1,89 @@
+"""``<node>``: a job on an inventory node over SSH, output streamed to the local log.
+
+The job's working directory is the same path on the node (sites share run directories over
+NFS); it is created there if missing. A timeout kills the remote process group (exit code 124);
+a connection that drops is a transient failure, retried when the validation allows it.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import time
+from typing import BinaryIO
+
+from pytest_spilot.launchers.base import TIMEOUT_EXIT_CODE, Job, JobResult
+from pytest_spilot.remote.connection import NodeError, describe
+from pytest_spilot.remote.node import RemoteNode
+from pytest_spilot.remote.process import RemoteProcess
+
+
+class SshLauncher:
+    """One per inventory node; ``location: <node name>`` picks it."""
+
+    def __init__(self, node: RemoteNode, grace_s: float = 1.0) -> None:
+        self.node = node
+        self.name = node.name
+        self.grace_s = grace_s
+
+    def command_line(self, job: Job) -> list[str]:
+        spec = self.node.node
+        target = f"{spec.user}@{spec.host}" if spec.user else spec.host
+        return ["ssh", "-p", str(spec.port), target, "--", *job.argv]
+
+    def start(self, job: Job) -> RemoteProcess:
+        job.log_path.parent.mkdir(parents=True, exist_ok=True)
+        files: list[BinaryIO] = [open(job.log_path, "ab", buffering=0)]  # noqa: SIM115
+        if job.stderr_path is not None:
+            files.append(open(job.stderr_path, "ab", buffering=0))  # noqa: SIM115
+
+        def close() -> None:
+            for fh in files:
+                with contextlib.suppress(OSError):
+                    fh.close()
+
+        try:
+            process = self.node.start(
+                job.argv, env=job.env, cwd=str(job.cwd), stdout=files[:1], stderr=files[-1:]
+            )
+        except BaseException:
+            close()
+            raise
+        process.on_end(close)
+        return process
+
+    def run(self, job: Job) -> JobResult:
+        start = time.monotonic()
+        try:
+            process = self.start(job)
+            try:
+                code = process.wait(job.timeout_s)
+            except TimeoutError:
+                process.stop(self.grace_s)
+                message = (
+                    f"timed out after {job.timeout_s:g} s; killed the job's process group on "
+                    f"{describe(self.node.node)}"
+                )
+                _log(job, message)
+                return JobResult(
+                    TIMEOUT_EXIT_CODE, time.monotonic() - start, timed_out=True, message=message
+                )
+            except BaseException:
+                process.stop(self.grace_s)
+                raise
+        except NodeError as exc:
+            _log(job, str(exc))
+            return JobResult(
+                exc.exit_code, time.monotonic() - start, message=str(exc), transient=exc.transient
+            )
+        if process.lost:
+            message = f"{describe(self.node.node)}: the connection dropped while the job ran"
+            _log(job, message)
+            return JobResult(code, time.monotonic() - start, message=message, transient=True)
+        return JobResult(
+            code, time.monotonic() - start, message="" if code == 0 else f"exit code {code}"
+        )
+
+
+def _log(job: Job, message: str) -> None:
+    with open(job.log_path, "ab") as log:
+        log.write(f"[spilot] {message}\n".encode())
