@@ -50,18 +50,19 @@ def execute(
         innovus=innovus,
         librelane=librelane,
     )
-    runner = registry.runners.get(spec.kind)
-    try:
-        if runner is None:
-            raise SpilotError(
-                f"{validation.file}: validation {validation.id!r}: no runner for kind "
-                f"{spec.kind!r} is installed here (known: {', '.join(sorted(registry.runners))})"
-            )
-        outcome = runner.run(validation, ctx)
-    except SpilotError as exc:
-        outcome = RunOutcome(exit_code=None, duration_s=0.0, message=str(exc))
+    attempts = 1 + spec.retries
+    retried_because: list[str] = []
+    for attempt in range(1, attempts + 1):
+        outcome = run_once(validation, registry, ctx)
+        if outcome.ok or not outcome.transient or attempt == attempts:
+            break
+        # Only transient failures (a dropped connection, ...) are tried again; the log keeps
+        # every attempt's output one after the other.
+        reason = outcome.message or f"exit code {outcome.exit_code}"
+        retried_because.append(reason)
         with log_path.open("a", encoding="utf-8") as log:
-            log.write(f"[spilot] {exc}\n")
+            log.write(f"[spilot] attempt {attempt} of {attempts} failed transiently: {reason}\n")
+            log.write(f"[spilot] attempt {attempt + 1} of {attempts}\n")
     # Metrics are read even from a failed run: what it reached must not be lost.
     metrics, missing = read_metrics(validation, registry, MetricContext(log_path, run_dir))
     metrics = {**outcome.metrics, **metrics}
@@ -71,6 +72,9 @@ def execute(
         timed_out=outcome.timed_out,
         message=outcome.message,
         location=outcome.location or getattr(spec, "location", "local"),
+        attempts=len(retried_because) + 1,
+        retried_because=retried_because,
+        job_id=outcome.job_id,
         command=outcome.command,
         started=started,
         finished=now(),
@@ -81,6 +85,28 @@ def execute(
         metrics=metrics,
         missing_metrics={k: v for k, v in missing.items() if k not in outcome.metrics},
     )
+
+
+def run_once(validation: PlannedValidation, registry: Registry, ctx: RunContext) -> RunOutcome:
+    """One attempt of the validation's job; a SpilotError becomes a failed outcome."""
+    runner = registry.runners.get(validation.spec.kind)
+    try:
+        if runner is None:
+            raise SpilotError(
+                f"{validation.file}: validation {validation.id!r}: no runner for kind "
+                f"{validation.spec.kind!r} is installed here "
+                f"(known: {', '.join(sorted(registry.runners))})"
+            )
+        return runner.run(validation, ctx)
+    except SpilotError as exc:
+        with ctx.log_path.open("a", encoding="utf-8") as log:
+            log.write(f"[spilot] {exc}\n")
+        return RunOutcome(
+            exit_code=None,
+            duration_s=0.0,
+            message=str(exc),
+            transient=bool(getattr(exc, "transient", False)),
+        )
 
 
 def read_metrics(

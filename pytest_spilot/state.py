@@ -52,6 +52,10 @@ class RunRecord(_Record):
     finished: datetime
     duration_s: float
     attempts: int = 1
+    retried_because: list[str] = Field(
+        default_factory=list, description="why each earlier attempt was retried"
+    )
+    job_id: str | None = Field(None, description="the batch system's job id (srun, bsub, ...)")
     run_dir: str
     log: str
     artifacts: list[str] = Field(default_factory=list)

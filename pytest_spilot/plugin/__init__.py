@@ -18,6 +18,7 @@ from pytest_spilot.launchers.base import Launcher
 from pytest_spilot.librelane.progress import Progress
 from pytest_spilot.librelane.service import LibreLaneFlows
 from pytest_spilot.plan.loader import PLAN_SUFFIXES
+from pytest_spilot.plugin import remote
 from pytest_spilot.plugin.nodes import RELEASE_KEY, PlanFile, SpilotItem
 from pytest_spilot.plugin.reporter import ReleaseReporter
 from pytest_spilot.registry import Registry
@@ -38,7 +39,6 @@ MARKERS = {
     "librelane": "needs a LibreLane flow (pseudo or real)",
     "remote": "needs a remote node (SSH) or a batch system",
 }
-INVENTORY_NAMES = ("nodes.yaml", "nodes.yml")
 
 
 def pytest_addoption(parser: pytest.Parser) -> None:
@@ -83,6 +83,11 @@ def pytest_addoption(parser: pytest.Parser) -> None:
         help="at most N live Innovus sessions across all xdist workers",
     )
     group.addoption(
+        "--spilot-nodes",
+        metavar="PATH",
+        help="node inventory YAML (default: nodes.yaml beside the validations; ini: spilot_nodes)",
+    )
+    group.addoption(
         "--spilot-config",
         metavar="PATH",
         help="site configuration YAML (default: [tool.spilot] in pyproject.toml; "
@@ -96,11 +101,13 @@ def pytest_addoption(parser: pytest.Parser) -> None:
     )
     parser.addini("spilot_version", default="", help="default for --spilot-version")
     parser.addini("spilot_config", default="", help="default for --spilot-config")
+    parser.addini("spilot_nodes", default="", help="default for --spilot-nodes")
 
 
 def pytest_addhooks(pluginmanager: pytest.PytestPluginManager) -> None:
     pluginmanager.add_hookspecs(hookspecs)
     pluginmanager.register(builtins, "spilot-builtins")
+    pluginmanager.register(remote, "spilot-remote")
 
 
 @pytest.hookimpl(tryfirst=True)
@@ -126,6 +133,15 @@ def pytest_configure(config: pytest.Config) -> None:
         )
         site = _site_config(config)
         config.pluginmanager.register(SiteLaunchers(site), "spilot-site-launchers")
+        nodes = remote.node_pool(
+            config,
+            remote.inventory_path(config, _plan_dirs(config)),
+            settings.runs_root / settings.version / "nodes",
+        )
+        config.stash[remote.NODES_KEY] = nodes
+        if nodes is not None:
+            remote.check_names(nodes.inventory, ["local", *(g.name for g in site.grid_launchers())])
+            config.pluginmanager.register(remote.NodeLaunchers(nodes), "spilot-node-launchers")
         registry = Registry.from_hook(config.hook)
         innovus = _innovus_session(config, settings, site, registry)
         release = Release(
@@ -155,6 +171,9 @@ def pytest_unconfigure(config: pytest.Config) -> None:
     release = config.stash.get(RELEASE_KEY, None)
     if release is not None and release.innovus is not None:
         release.innovus.close()
+    nodes = config.stash.get(remote.NODES_KEY, None)
+    if nodes is not None:
+        nodes.close()
 
 
 def _site_config(config: pytest.Config) -> SiteConfig:
@@ -221,7 +240,7 @@ def _plan_dirs(config: pytest.Config) -> list[Path]:
 
 
 def pytest_collect_file(file_path: Path, parent: pytest.Collector) -> PlanFile | None:
-    if file_path.suffix not in PLAN_SUFFIXES or file_path.name in INVENTORY_NAMES:
+    if file_path.suffix not in PLAN_SUFFIXES or file_path.name in remote.INVENTORY_NAMES:
         return None
     under_plan_dir = any(file_path.is_relative_to(d) for d in _plan_dirs(parent.config))
     if under_plan_dir or parent.session.isinitpath(file_path):

@@ -67,6 +67,8 @@ class ValidationNode(pytest.Collector):
         names += [*validation.markers]
         if validation.spec.kind in KIND_MARKERS:
             names.append(KIND_MARKERS[validation.spec.kind])
+        if validation.spec.location != "local":
+            names.append("remote")  # a node of the inventory or a batch system
         for name in dict.fromkeys(names):
             try:
                 self.add_marker(getattr(pytest.mark, name))
@@ -143,10 +145,16 @@ class RunItem(SpilotItem):
             ("exit_code", run.exit_code),
             ("duration_s", f"{run.duration_s:.3f}"),
             ("attempts", run.attempts),
+            *[("retried_because", why) for why in run.retried_because],
+            *([("job_id", run.job_id)] if run.job_id else []),
             *[(f"metric.{k}", fmt(v)) for k, v in run.metrics.items()],
             *[(f"missing.{k}", why) for k, why in run.missing_metrics.items()],
         ]
         summary = f"{self.validation.id}: exit code {run.exit_code} in {run.duration_s:.2f} s"
+        if run.job_id:
+            summary += f" (job {run.job_id} on {run.location})"
+        if run.attempts > 1:
+            summary += f" after {run.attempts} attempts"
         if run.message:
             summary += f": {run.message}"
         self.user_properties.append(("summary", summary))

@@ -39,6 +39,8 @@ class RunOutcome:
     metrics: Mapping[str, float] = field(default_factory=dict)
     artifacts: list[Path] = field(default_factory=list)
     location: str | None = None  # where it ran, when more precise than ``location:``
+    transient: bool = False  # a failure that may pass when tried again (``retries``)
+    job_id: str | None = None  # the batch system's job id
 
     @property
     def ok(self) -> bool:

@@ -43,4 +43,6 @@ class CommandRunner:
             message=result.message,
             timed_out=result.timed_out,
             command=launcher.command_line(job),
+            transient=result.transient,
+            job_id=result.job_id,
         )
