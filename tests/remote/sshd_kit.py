@@ -1,4 +1,4 @@
-"""A real OpenSSH server on 127.0.0.1 for the remote tests: keys, config and process in a temp dir."""
+"""A real OpenSSH server on 127.0.0.1 for the remote tests: keys, config, process in a tmp dir."""
 
 from __future__ import annotations
 
@@ -116,8 +116,9 @@ class SshServer:
             assert self.process is not None
             if self.process.poll() is not None:
                 return False
-            with contextlib.suppress(OSError), socket.create_connection(
-                ("127.0.0.1", self.port), timeout=0.5
+            with (
+                contextlib.suppress(OSError),
+                socket.create_connection(("127.0.0.1", self.port), timeout=0.5),
             ):
                 return True
             time.sleep(0.02)

@@ -1,0 +1,67 @@
+"""Real OpenSSH servers on 127.0.0.1 for the remote tests, started here and always stopped."""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from pathlib import Path
+from typing import Any
+
+import pytest
+import yaml
+from sshd_kit import SshServer
+
+from pytest_spilot.remote.inventory import Inventory
+from pytest_spilot.remote.node import RemoteNode
+
+
+def node_entry(server: SshServer, **extra: Any) -> dict[str, Any]:
+    """An inventory entry that reaches ``server`` with its test key and known_hosts."""
+    return {
+        "host": "127.0.0.1",
+        "port": server.port,
+        "user": server.user,
+        "key": str(server.client_key),
+        "known_hosts": str(server.known_hosts),
+        **extra,
+    }
+
+
+def write_inventory(path: Path, nodes: dict[str, dict[str, Any]], **top: Any) -> Path:
+    path.write_text(yaml.safe_dump({**top, "nodes": nodes}, sort_keys=False))
+    return path
+
+
+@pytest.fixture(scope="session")
+def sshd(tmp_path_factory: pytest.TempPathFactory) -> Iterator[SshServer]:
+    """One sshd for the whole session (per xdist worker)."""
+    server = SshServer(tmp_path_factory.mktemp("sshd"))
+    server.start()
+    yield server
+    server.stop()
+
+
+@pytest.fixture
+def fresh_sshd(tmp_path: Path) -> Iterator[SshServer]:
+    """An sshd of this test's own, for tests that drop its connections."""
+    server = SshServer(tmp_path / "sshd")
+    server.start()
+    yield server
+    server.stop()
+
+
+@pytest.fixture
+def make_node(tmp_path: Path, sshd: SshServer) -> Iterator[Any]:
+    """``make_node(server=sshd, **entry)`` → a RemoteNode logging to tmp_path, closed at the end."""
+    made: list[RemoteNode] = []
+
+    def make(server: SshServer | None = None, name: str = "n1", **extra: Any) -> RemoteNode:
+        inventory = Inventory.model_validate({"nodes": {name: node_entry(server or sshd, **extra)}})
+        node = RemoteNode(inventory.node(name), tmp_path / f"{name}.log", say=said.append)
+        made.append(node)
+        return node
+
+    said: list[str] = []
+    make.said = said  # type: ignore[attr-defined]
+    yield make
+    for node in made:
+        node.close()
