@@ -81,7 +81,11 @@ def pytest_generate_tests(metafunc: pytest.Metafunc) -> None:
         try:
             nodes = [n.name for n in pool.inventory.select(tags, names)]
         except SpilotError as exc:
-            raise pytest.UsageError(f"{metafunc.definition.nodeid}: {exc}") from None
+            error = f"{metafunc.definition.nodeid}: {exc}"
+        else:
+            error = ""
+        if error:
+            pytest.fail(error, pytrace=False)
         reason = f"no node of {pool.inventory.path} has the tags {tags}"
     if not nodes:
         param = pytest.param(None, marks=pytest.mark.skip(reason=reason), id="no-node")

@@ -7,28 +7,10 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-import yaml
-from sshd_kit import SshServer
+from sshd_kit import SshServer, node_entry
 
 from pytest_spilot.remote.inventory import Inventory
 from pytest_spilot.remote.node import RemoteNode
-
-
-def node_entry(server: SshServer, **extra: Any) -> dict[str, Any]:
-    """An inventory entry that reaches ``server`` with its test key and known_hosts."""
-    return {
-        "host": "127.0.0.1",
-        "port": server.port,
-        "user": server.user,
-        "key": str(server.client_key),
-        "known_hosts": str(server.known_hosts),
-        **extra,
-    }
-
-
-def write_inventory(path: Path, nodes: dict[str, dict[str, Any]], **top: Any) -> Path:
-    path.write_text(yaml.safe_dump({**top, "nodes": nodes}, sort_keys=False))
-    return path
 
 
 @pytest.fixture(scope="session")

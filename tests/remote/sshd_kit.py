@@ -12,8 +12,10 @@ import subprocess
 import time
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import Any
 
 import pytest
+import yaml
 
 SSHD = "/usr/sbin/sshd"
 INSTALL = "apt-get install -y --no-install-recommends openssh-server"
@@ -158,3 +160,21 @@ class SshServer:
 
     def __exit__(self, *exc: object) -> None:
         self.stop()
+
+
+def node_entry(server: SshServer, **extra: Any) -> dict[str, Any]:
+    """An inventory entry that reaches ``server`` with its test key and known_hosts."""
+    return {
+        "host": "127.0.0.1",
+        "port": server.port,
+        "user": server.user,
+        "key": str(server.client_key),
+        "known_hosts": str(server.known_hosts),
+        **extra,
+    }
+
+
+def write_inventory(path: Path, nodes: dict[str, dict[str, Any]], **top: Any) -> Path:
+    path.parent.mkdir(parents=True, exist_ok=True)
+    path.write_text(yaml.safe_dump({**top, "nodes": nodes}, sort_keys=False))
+    return path
