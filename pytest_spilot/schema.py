@@ -10,6 +10,7 @@ from pytest_spilot.innovus.contracts import SkillContract
 from pytest_spilot.innovus.design import StandinDesign
 from pytest_spilot.innovus.protocol import Ack, Request
 from pytest_spilot.plan.model import ValidationFile
+from pytest_spilot.remote.inventory import Inventory
 from pytest_spilot.siteconfig import SiteConfig
 from pytest_spilot.state import ReleaseState
 
@@ -21,6 +22,7 @@ FORMATS: dict[str, type[BaseModel]] = {
     "ack": Ack,
     "skill": SkillContract,
     "design": StandinDesign,
+    "nodes": Inventory,
 }
 
 

@@ -14,7 +14,7 @@ from typing import Literal
 from pydantic import BaseModel, ConfigDict, Field, ValidationError
 
 from pytest_spilot.errors import PlanError
-from pytest_spilot.launchers.template import BUILTIN_TEMPLATES, TemplateLauncher
+from pytest_spilot.launchers.template import BUILTIN_CONTROL, BUILTIN_TEMPLATES, TemplateLauncher
 from pytest_spilot.yamlsource import dotted, load_yaml
 
 Backend = Literal["pseudo", "tcl", "real"]
@@ -37,6 +37,15 @@ class Resources(_Strict):
 class GridLauncherConfig(Resources):
     template: list[str] = Field(
         description="submitter words; {command} marks the job's argv (see launchers/template.py)"
+    )
+    cancel: list[str] | None = Field(
+        None, description="command that cancels the job named {job_name} (srun: scancel)"
+    )
+    job_id: list[str] | None = Field(
+        None, description="command printing the id of the job named {job_name}, also finished"
+    )
+    active: list[str] | None = Field(
+        None, description="command printing the id while the job named {job_name} is in the queue"
     )
 
 
@@ -106,14 +115,21 @@ class SiteConfig(_Strict):
         """The built-in submitters with the site's overrides, and the site's own."""
         configured = {name: GridLauncherConfig(template=t) for name, t in BUILTIN_TEMPLATES.items()}
         configured.update(self.launchers)
-        return [
-            TemplateLauncher(
-                name=name,
-                template=cfg.template,
-                fields=cfg.model_dump(exclude={"template"}, exclude_none=True),
+        launchers = []
+        for name, cfg in configured.items():
+            control = {
+                **BUILTIN_CONTROL.get(name, {}),
+                **cfg.model_dump(include={"cancel", "job_id", "active"}, exclude_none=True),
+            }
+            launchers.append(
+                TemplateLauncher(
+                    name=name,
+                    template=cfg.template,
+                    fields=cfg.model_dump(exclude={"template", *control}, exclude_none=True),
+                    **control,
+                )
             )
-            for name, cfg in configured.items()
-        ]
+        return launchers
 
 
 def load_site_config(root: Path, path: Path | None = None) -> SiteConfig:

@@ -5,19 +5,26 @@ A template is a list of words; each word is split like a shell would and may nam
 ``{cwd}``. A word naming a field the site left unset is dropped whole, so ``"-q {queue}"``
 disappears without a queue. ``{command}`` is the job's own argv, inserted word for word.
 The submitter runs in the foreground (interactive mode), so the local process tree *is* the
-job: streaming, exit code and killing work as for ``local``.
+job: streaming and the exit code work as for ``local``. Where the batch system keeps the job
+apart from the submitter (Slurm's ``srun``, LSF's ``bsub -I``), a ``cancel`` template kills the
+job itself on timeout and a ``job_id`` template finds its id for the report; both get a
+``{job_name}`` made unique per run.
 """
 
 from __future__ import annotations
 
+import dataclasses
 import re
 import shlex
+import subprocess
+import time
+import uuid
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 
 from pytest_spilot.errors import SpilotError
-from pytest_spilot.launchers.base import Job
-from pytest_spilot.launchers.local import LocalLauncher
+from pytest_spilot.launchers.base import Job, JobResult
+from pytest_spilot.launchers.local import LocalLauncher, LocalProcess
 
 COMMAND = "{command}"
 FIELD_RE = re.compile(r"\{([a-z_]+)\}")
@@ -62,6 +69,22 @@ BUILTIN_TEMPLATES: dict[str, list[str]] = {
 }
 
 
+# How each built-in submitter's jobs are cancelled and found again (by their unique name).
+BUILTIN_CONTROL: dict[str, dict[str, list[str]]] = {
+    "srun": {
+        "cancel": ["scancel", "--name={job_name}"],
+        "job_id": ["squeue", "--noheader", "--states=all", "--name={job_name}", "--format=%i"],
+        "active": ["squeue", "--noheader", "--name={job_name}", "--format=%i"],
+    },
+    "bsub": {
+        "cancel": ["bkill", "-J", "{job_name}"],
+        "job_id": ["bjobs", "-a", "-noheader", "-J", "{job_name}", "-o", "jobid"],
+        "active": ["bjobs", "-noheader", "-J", "{job_name}", "-o", "jobid"],
+    },
+}
+CONTROL_TIMEOUT_S = 30.0
+
+
 def expand(template: list[str], argv: list[str], fields: Mapping[str, object]) -> list[str]:
     """The submitter's command line for ``argv``; see the module docstring for the rules."""
     out: list[str] = []
@@ -92,6 +115,9 @@ class TemplateLauncher(LocalLauncher):
     template: list[str] = field(default_factory=lambda: list(BUILTIN_TEMPLATES["srun"]))
     fields: dict[str, object] = field(default_factory=dict)
     grace_s: float = 1.0
+    cancel: list[str] = field(default_factory=list)  # kills the job in the batch system
+    job_id: list[str] = field(default_factory=list)  # prints the job's id
+    active: list[str] = field(default_factory=list)  # prints the id while the job is queued/runs
 
     def __post_init__(self) -> None:
         if COMMAND not in self.template:
@@ -104,3 +130,59 @@ class TemplateLauncher(LocalLauncher):
     def command_line(self, job: Job) -> list[str]:
         fields = {"job_name": job.name, "cwd": str(job.cwd), **self.fields}
         return expand(self.template, list(job.argv), fields)
+
+    def start(self, job: Job) -> LocalProcess:
+        job = self._unique(job)
+        return GridJob(job, self.command_line(job), self)
+
+    def run(self, job: Job) -> JobResult:
+        job = self._unique(job)
+        result = super().run(job)
+        job_id = self.control(self.job_id, job.name)
+        return dataclasses.replace(result, job_id=job_id.split()[0] if job_id else None)
+
+    def _unique(self, job: Job) -> Job:
+        """The job with a name of its own, so cancel/job_id find exactly this run's job."""
+        if not (self.cancel or self.job_id) or _UNIQUE_RE.search(job.name):
+            return job
+        return dataclasses.replace(job, name=f"{job.name}.{uuid.uuid4().hex[:8]}")
+
+    def control(self, template: list[str], job_name: str) -> str:
+        """Run a cancel/job_id/active template for ``job_name``; its stdout ("" on failure)."""
+        if not template:
+            return ""
+        argv = [w.replace("{job_name}", job_name) for w in template]
+        try:
+            out = subprocess.run(
+                argv, capture_output=True, text=True, timeout=CONTROL_TIMEOUT_S, check=False
+            )
+        except (OSError, subprocess.SubprocessError):
+            return ""
+        return out.stdout.strip() if out.returncode == 0 else ""
+
+    def cancel_job(self, job_name: str, grace_s: float) -> None:
+        """Cancel the job in the batch system and wait (a bounded time) until it has left it."""
+        self.control(self.cancel, job_name)
+        deadline = time.monotonic() + max(grace_s, 5.0)
+        while self.active and time.monotonic() < deadline:
+            if not self.control(self.active, job_name):
+                return
+            time.sleep(0.1)
+
+
+_UNIQUE_RE = re.compile(r"\.[0-9a-f]{8}$")
+
+
+class GridJob(LocalProcess):
+    """The submitter's local process tree, plus the batch job it stands for."""
+
+    def __init__(self, job: Job, argv: list[str], launcher: TemplateLauncher) -> None:
+        super().__init__(job, argv)
+        self.job_name = job.name
+        self.launcher = launcher
+
+    def stop(self, grace_s: float = 1.0) -> int | None:
+        # The batch system first: a killed submitter may leave its job queued or running.
+        if self.proc.poll() is None:
+            self.launcher.cancel_job(self.job_name, grace_s)
+        return super().stop(grace_s)
