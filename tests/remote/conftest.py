@@ -7,6 +7,7 @@ from pathlib import Path
 from typing import Any
 
 import pytest
+from slurm_kit import SlurmCluster, require_slurm
 from sshd_kit import SshServer, node_entry
 
 from pytest_spilot.remote.inventory import Inventory
@@ -47,3 +48,19 @@ def make_node(tmp_path: Path, sshd: SshServer) -> Iterator[Any]:
     yield make
     for node in made:
         node.close()
+
+
+@pytest.fixture(scope="session")
+def slurm() -> Iterator[SlurmCluster]:
+    """A live single-node Slurm (munge, slurmctld, slurmd) of this worker's own."""
+    require_slurm()
+    with SlurmCluster() as cluster:
+        yield cluster
+
+
+@pytest.fixture
+def slurm_env(slurm: SlurmCluster, monkeypatch: pytest.MonkeyPatch) -> SlurmCluster:
+    """The cluster's client environment (SLURM_CONF) in os.environ, for srun and subprocesses."""
+    for name, value in slurm.client_env().items():
+        monkeypatch.setenv(name, value)
+    return slurm

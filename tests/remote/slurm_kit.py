@@ -140,14 +140,15 @@ class SlurmCluster:
             self._prepare()
             try:
                 self._start_daemons()
-                return
-            except RuntimeError as error:
+            except BaseException as error:
                 self._shutdown_daemons()
-                # Another process may have taken a port between choosing and binding it.
-                if attempt == 2 or "Address already in use" not in str(error):
-                    self._remove_dir()
-                    raise
                 self._remove_dir()
+                # Another process may have taken a port between choosing and binding it.
+                in_use = isinstance(error, RuntimeError) and "Address already in use" in str(error)
+                if attempt == 2 or not in_use:
+                    raise
+            else:
+                return
 
     def stop(self) -> None:
         """Cancel all jobs, wait for an empty queue, stop and reap the daemons."""
@@ -317,12 +318,19 @@ class SlurmCluster:
             for name in ("munged", "slurmctld", "slurmd"):
                 if not self._alive(name):
                     raise self._fail(f"{name} exited during startup")
-            result = self.run_client(["sinfo", "-h", "-n", "localhost", "-o", "%t"], timeout=10)
-            state = result.stdout.strip()
+            left = deadline - time.monotonic()
+            if left <= 0:
+                raise self._fail(f"node not idle after {self.start_timeout_s} s (state {state!r})")
+            # sinfo retries for several seconds while the controller is not (yet) listening.
+            try:
+                result = self.run_client(
+                    ["sinfo", "-h", "-n", "localhost", "-o", "%t"], timeout=min(left, 5.0)
+                )
+                state = result.stdout.strip()
+            except subprocess.TimeoutExpired:
+                continue
             if state == "idle":
                 return
-            if time.monotonic() > deadline:
-                raise self._fail(f"node not idle after {self.start_timeout_s} s (state {state!r})")
             time.sleep(0.05)
 
     def _drain_queue(self, timeout_s: float = 30.0) -> None:
