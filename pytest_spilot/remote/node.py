@@ -59,6 +59,9 @@ class RemoteNode:
         self._conn: SshConnection | None = None
         self._preflight: NodeError | bool = False
         self._lock = threading.Lock()
+        # Process groups whose connection dropped under them: without a terminal nothing tells
+        # them, so they are killed as soon as the node is reachable again.
+        self._orphans: list[int] = []
 
     @property
     def name(self) -> str:
@@ -85,6 +88,15 @@ class RemoteNode:
                 self._conn = None
             if self._conn is None:
                 self._conn = SshConnection(self.node, self.say)
+            orphans, self._orphans = self._orphans, []
+        for pgid in orphans:
+            self.say(
+                f"{describe(self.node)}: killing process group {pgid}, left by a dropped connection"
+            )
+            try:
+                self._stop_group(pgid, 0.5)
+            except NodeError:
+                self._orphans.append(pgid)
         self.preflight()
         return self._conn
 
@@ -242,15 +254,25 @@ class RemoteNode:
             raise NodeError(f"{describe(self.node)}: {exc}") from None
         conn = self.connection()
         redactor = self.redactor(env)
-        return RemoteProcess(
+        process = RemoteProcess(
             conn.open_shell(script),
             RedactingStream(stdout, redactor, keep=keep_output),
             RedactingStream(stderr, redactor, keep=keep_output),
             stop_group=self._stop_group,
         )
 
+        def note_orphan() -> None:
+            if process.lost and process.pid:
+                self._orphans.append(process.pid)
+
+        process.on_end(note_orphan)
+        return process
+
     def _stop_group(self, pgid: int, grace_s: float) -> None:
-        conn = self.connection()
+        with self._lock:
+            conn = self._conn
+        if conn is None or not conn.alive:
+            conn = self.connection()
         channel = conn.open_shell(shell.stop_script(pgid, grace_s))
         channel.recv_exit_status()
         channel.close()

@@ -129,7 +129,10 @@ def test_librelane_run_on_a_node(make_node, tmp_path: Path) -> None:
 
 def test_dropped_connection_is_transient(make_node, fresh_sshd: SshServer, tmp_path: Path) -> None:
     launcher = SshLauncher(make_node(server=fresh_sshd))
-    the_job = job(tmp_path, ["sh", "-c", "kill -9 $(ps -o ppid= -p $PPID); sleep 5"])
+    the_job = job(tmp_path, ["sh", "-c", "kill -9 $(ps -o ppid= -p $PPID); sleep 5.25"])
     result = launcher.run(the_job)
     assert result.transient and result.exit_code == 255
     assert "connection dropped" in result.message
+    # The next job reconnects and first kills what the drop left running.
+    assert launcher.run(job(tmp_path, ["true"])).exit_code == 0
+    assert alive("sleep 5.25") == []

@@ -212,6 +212,9 @@ def test_dropped_connection_is_transient_and_reconnects(make_node, fresh_sshd: S
     assert errors[0].transient and "dropped" in str(errors[0])
     assert node.run("echo again").stdout == "again\n"
     assert any("reconnecting" in s for s in make_node.said)
+    # The command the drop left running was killed once the node was reachable again.
+    assert any("left by a dropped connection" in s for s in make_node.said)
+    assert procs("sleep 38.5") == []
 
 
 def test_unreachable_port_is_transient(make_node) -> None:
