@@ -1,4 +1,4 @@
-"""Run every benchmark (overhead, scaling, collection, session, log) and print all their lines."""
+"""Run every benchmark (overhead, scaling, collection, session, log, remote) and print all lines."""
 
 from __future__ import annotations
 
@@ -7,11 +7,19 @@ import sys
 import bench_collection
 import bench_logfollow
 import bench_overhead
+import bench_remote
 import bench_scaling
 import bench_session
 from _common import Options, Result, main
 
-BENCHES = (bench_overhead, bench_scaling, bench_collection, bench_session, bench_logfollow)
+BENCHES = (
+    bench_overhead,
+    bench_scaling,
+    bench_collection,
+    bench_session,
+    bench_logfollow,
+    bench_remote,
+)
 
 
 def bench(options: Options) -> list[Result]:
