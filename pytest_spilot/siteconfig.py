@@ -6,6 +6,7 @@ shape (``--spilot-config``). Nothing about a site is hard-coded; all of it is th
 
 from __future__ import annotations
 
+import dataclasses
 import shutil
 import tomllib
 from pathlib import Path
@@ -14,7 +15,12 @@ from typing import Literal
 from pydantic import BaseModel, ConfigDict, Field, ValidationError
 
 from pytest_spilot.errors import PlanError
-from pytest_spilot.launchers.template import BUILTIN_CONTROL, BUILTIN_TEMPLATES, TemplateLauncher
+from pytest_spilot.launchers.template import (
+    ALIASES,
+    BUILTIN_CONTROL,
+    BUILTIN_TEMPLATES,
+    TemplateLauncher,
+)
 from pytest_spilot.yamlsource import dotted, load_yaml
 
 Backend = Literal["pseudo", "tcl", "real"]
@@ -129,6 +135,10 @@ class SiteConfig(_Strict):
                     **control,
                 )
             )
+        by_name = {launcher.name: launcher for launcher in launchers}
+        for alias, target in ALIASES.items():
+            if alias not in by_name and target in by_name:
+                launchers.append(dataclasses.replace(by_name[target], name=alias))
         return launchers
 
 

@@ -83,6 +83,8 @@ BUILTIN_CONTROL: dict[str, dict[str, list[str]]] = {
     },
 }
 CONTROL_TIMEOUT_S = 30.0
+# Other names a validation may use for a batch system (``location: slurm``).
+ALIASES = {"slurm": "srun", "lsf": "bsub"}
 
 
 def expand(template: list[str], argv: list[str], fields: Mapping[str, object]) -> list[str]:

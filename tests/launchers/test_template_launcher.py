@@ -63,8 +63,11 @@ def test_site_config_overrides_and_adds_launchers() -> None:
         }
     )
     launchers = {launcher.name: launcher for launcher in site.grid_launchers()}
-    assert set(launchers) == {"srun", "bsub", "dsub", "mygrid"}
+    assert set(launchers) == {"srun", "bsub", "dsub", "mygrid", "slurm", "lsf"}
     assert launchers["srun"].command_line(job()) == ["srun", "-p", "eda", *ARGV]
+    # The aliases follow the site's override; Slurm's cancel and lookup stay built in.
+    assert launchers["slurm"].command_line(job()) == ["srun", "-p", "eda", *ARGV]
+    assert launchers["slurm"].cancel == ["scancel", "--name={job_name}"]
     assert launchers["mygrid"].command_line(job())[:3] == ["qrsh", "-now", "no"]
 
 

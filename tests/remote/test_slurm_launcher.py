@@ -24,6 +24,7 @@ validations:
     metrics: {sps: {regex: 'SPS=([0-9]+)'}}
     acceptance: [{metric: sps, op: ">=", value: 1000}]
   - name: failing
+    location: slurm
     run: 'echo about to fail; exit 3'
   - name: too_slow
     timeout_s: 2
@@ -76,6 +77,7 @@ def test_validations_through_srun(pytester: pytest.Pytester, slurm_env: SlurmClu
     assert "to-stderr" in Path(passing["log"]).read_text()
     failing = properties(junit, "failing::run")
     assert failing["exit_code"] == "3" and failing["job_id"] != job_id
+    assert failing["location"] == "slurm"
     assert "about to fail" in Path(failing["log"]).read_text()
     slow = properties(junit, "too_slow::run")
     assert slow["exit_code"] == "124" and slow["job_id"].isdigit()
