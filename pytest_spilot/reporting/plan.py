@@ -4,7 +4,9 @@ from __future__ import annotations
 
 import shlex
 from collections.abc import Mapping, Sequence
+from pathlib import Path
 
+from pytest_spilot.launchers.base import Job
 from pytest_spilot.plan.expand import PlannedValidation
 from pytest_spilot.registry import Registry
 from pytest_spilot.settings import Settings
@@ -49,6 +51,12 @@ def render_plan(
         role = "gate" if v.is_gate else spec.kind
         lines.append(f"{v.key}  {role} @ {where}  timeout {spec.timeout_s:g}s{known}")
         lines.append(f"    run: {_command(v)}")
+        launcher = registry.launchers.get(spec.location)
+        run = getattr(spec, "run", None)
+        if spec.location != "local" and launcher is not None and run is not None:
+            argv = ["/bin/sh", "-c", run] if isinstance(run, str) else list(run)
+            job = Job(argv, Path("<run dir>"), Path("job.log"), spec.timeout_s, name=v.id)
+            lines.append(f"    via: {shlex.join(launcher.command_line(job))}")
         for name, metric in spec.metrics.items():
             lines.append(f"    metric {name}: {metric.source_key}")
         for t in v.thresholds:

@@ -157,3 +157,26 @@ def test_node_named_like_a_launcher_is_refused(pytester: pytest.Pytester) -> Non
     result = pytester.runpytest_subprocess()
     assert result.ret == pytest.ExitCode.USAGE_ERROR
     result.stderr.fnmatch_lines(["*node 'srun' has the name of a launcher*rename the node*"])
+
+
+def test_plan_shows_how_remote_validations_are_reached(pytester: pytest.Pytester) -> None:
+    """--spilot-plan connects to nothing: the node's address need not exist."""
+    pytester.makefile(
+        ".yaml",
+        **{
+            "validations/nodes": "nodes:\n  gpu2: {host: 10.0.0.12, port: 2222, user: cad}\n",
+            "validations/r": "validations:\n"
+            "  - {name: on_gpu, location: gpu2, run: [innovus, -version]}\n"
+            "  - {name: on_slurm, location: slurm, run: 'echo hi'}\n",
+        },
+    )
+    result = pytester.runpytest_subprocess("--spilot-plan")
+    assert result.ret == 0
+    result.stdout.fnmatch_lines(
+        [
+            "*r.yaml::on_gpu  command @ gpu2*",
+            "*via: ssh -p 2222 cad@10.0.0.12 -- innovus -version",
+            "*r.yaml::on_slurm  command @ slurm*",
+            "*via: srun --unbuffered --job-name=on_slurm*/bin/sh -c 'echo hi'",
+        ]
+    )
