@@ -11,6 +11,7 @@ from pytest_spilot.librelane.service import LibreLaneFlows
 from pytest_spilot.metrics.base import MetricContext, MetricMissing
 from pytest_spilot.plan.expand import PlannedValidation
 from pytest_spilot.registry import Registry
+from pytest_spilot.retry import transient_reason
 from pytest_spilot.runners.base import RunContext, RunOutcome
 from pytest_spilot.state import RunRecord, now
 
@@ -53,12 +54,14 @@ def execute(
     attempts = 1 + spec.retries
     retried_because: list[str] = []
     for attempt in range(1, attempts + 1):
+        offset = log_path.stat().st_size
         outcome = run_once(validation, registry, ctx)
-        if outcome.ok or not outcome.transient or attempt == attempts:
+        if outcome.ok or attempt == attempts:
             break
-        # Only transient failures (a dropped connection, ...) are tried again; the log keeps
-        # every attempt's output one after the other.
-        reason = outcome.message or f"exit code {outcome.exit_code}"
+        # Only transient failures are tried again; the log keeps every attempt's output.
+        reason = transient_reason(outcome, _lines_since(log_path, offset), spec.retry_on)
+        if not reason:
+            break
         retried_because.append(reason)
         with log_path.open("a", encoding="utf-8") as log:
             log.write(f"[spilot] attempt {attempt} of {attempts} failed transiently: {reason}\n")
@@ -85,6 +88,12 @@ def execute(
         metrics=metrics,
         missing_metrics={k: v for k, v in missing.items() if k not in outcome.metrics},
     )
+
+
+def _lines_since(path: Path, offset: int) -> list[str]:
+    with path.open("rb") as fh:
+        fh.seek(offset)
+        return fh.read().decode("utf-8", "replace").splitlines()
 
 
 def run_once(validation: PlannedValidation, registry: Registry, ctx: RunContext) -> RunOutcome:

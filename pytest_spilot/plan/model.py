@@ -140,11 +140,26 @@ def _number(value: float) -> str:
     return str(int(value)) if float(value).is_integer() else repr(value)
 
 
+class RetryOn(StrictModel):
+    """What makes a failed run transient, besides what the launcher reports (an SSH drop)."""
+
+    exit_codes: list[int] = Field(default_factory=list, description="e.g. a wrapper's 75")
+    patterns: list[Annotated[str, AfterValidator(_check_regex)]] = Field(
+        default_factory=list, description="regular expressions searched in the attempt's log"
+    )
+    builtin: bool = Field(
+        True,
+        description="also the built-in patterns: licence checkout failures, batch queue "
+        "refusals, sessions that never became ready (pytest_spilot/retry.py)",
+    )
+
+
 class Defaults(StrictModel):
     """Settings applied to every validation (and gate) of the file unless it sets its own."""
 
     timeout_s: float | None = Field(None, gt=0)
     retries: int | None = Field(None, ge=0)
+    retry_on: RetryOn | None = None
     location: str | None = None
     cwd: str | None = None
     env: dict[str, str] = Field(default_factory=dict)
@@ -157,6 +172,7 @@ class ValidationBase(StrictModel):
     markers: list[Name] = Field(default_factory=list)
     timeout_s: float = Field(1800, gt=0)
     retries: int = Field(0, ge=0, description="retries of transient failures only")
+    retry_on: RetryOn = Field(default_factory=RetryOn)
     location: str = Field("local", description="'local', a node of the inventory, or a launcher")
     cwd: str | None = Field(None, description="working directory (default: the run directory)")
     env: dict[str, str] = Field(default_factory=dict)
