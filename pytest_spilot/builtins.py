@@ -20,6 +20,8 @@ from pytest_spilot.runners.base import ValidationRunner
 from pytest_spilot.runners.command import CommandRunner
 from pytest_spilot.runners.innovus import InnovusRunner
 from pytest_spilot.runners.librelane import LibreLaneRunner
+from pytest_spilot.runners.node_gate import NodeGateRunner
+from pytest_spilot.runners.python_gate import PythonGateRunner
 
 hookimpl = pluggy.HookimplMarker("pytest")
 
@@ -36,7 +38,13 @@ def pytest_spilot_launchers() -> list[Launcher]:
 
 @hookimpl
 def pytest_spilot_runners() -> list[ValidationRunner]:
-    return [CommandRunner(), InnovusRunner(), LibreLaneRunner()]
+    return [
+        CommandRunner(),
+        InnovusRunner(),
+        LibreLaneRunner(),
+        NodeGateRunner(),
+        PythonGateRunner(),
+    ]
 
 
 @hookimpl

@@ -11,6 +11,7 @@ from pytest_spilot.librelane.service import LibreLaneFlows
 from pytest_spilot.metrics.base import MetricContext, MetricMissing
 from pytest_spilot.plan.expand import PlannedValidation
 from pytest_spilot.registry import Registry
+from pytest_spilot.remote.node import NodePool
 from pytest_spilot.retry import transient_reason
 from pytest_spilot.runners.base import RunContext, RunOutcome
 from pytest_spilot.state import RunRecord, now
@@ -30,6 +31,7 @@ def execute(
     run_dir: Path,
     innovus: InnovusSession | None = None,
     librelane: LibreLaneFlows | None = None,
+    nodes: NodePool | None = None,
 ) -> RunRecord:
     """Run the job once in a fresh ``run_dir`` and read its metrics; failures become records."""
     if run_dir.exists():
@@ -50,6 +52,8 @@ def execute(
         },
         innovus=innovus,
         librelane=librelane,
+        nodes=nodes,
+        gate_checks=registry.gate_checks,
     )
     attempts = 1 + spec.retries
     retried_because: list[str] = []

@@ -11,6 +11,7 @@ from typing import TYPE_CHECKING
 import pluggy
 
 if TYPE_CHECKING:
+    from pytest_spilot.gates import GateCheck
     from pytest_spilot.innovus.supervisor import SessionBackend
     from pytest_spilot.launchers.base import Launcher
     from pytest_spilot.librelane.backends.base import FlowBackend
@@ -63,6 +64,17 @@ def pytest_spilot_flow_backends() -> list[FlowBackend]:
     that runs the flow with ``flow_dir`` as LibreLane's run folder, announces its step list
     and writes its result beside it (``pytest_spilot/librelane/childio.py``); the harness
     follows, times out and reads the results the same way for every backend.
+    """
+
+
+@hookspec
+def pytest_spilot_gate_checks() -> list[GateCheck]:
+    """Return Python gate checks, each with a unique ``name``.
+
+    A validation file uses one as ``{name: ..., kind: python, check: NAME, args: {...},
+    required: true}``. ``check(args)`` returns ``GateVerdict(ok, message)``; an exception fails
+    the gate with its message. Like every gate it runs once per test run, also under xdist,
+    and a failing required gate skips the validations of its file.
     """
 
 

@@ -8,6 +8,7 @@ from typing import Any
 import pluggy
 
 from pytest_spilot import builtins, hookspecs
+from pytest_spilot.gates import GateCheck
 from pytest_spilot.innovus.supervisor import SessionBackend
 from pytest_spilot.launchers.base import Launcher
 from pytest_spilot.librelane.backends.base import FlowBackend
@@ -22,6 +23,7 @@ class Registry:
     runners: dict[str, ValidationRunner]
     session_backends: dict[str, SessionBackend]
     flow_backends: dict[str, FlowBackend]
+    gate_checks: dict[str, GateCheck]
 
     @classmethod
     def from_hook(cls, hook: Any) -> Registry:
@@ -38,6 +40,7 @@ class Registry:
             runners=gather(hook.pytest_spilot_runners(), "kind"),
             session_backends=gather(hook.pytest_spilot_session_backends(), "name"),
             flow_backends=gather(hook.pytest_spilot_flow_backends(), "name"),
+            gate_checks=gather(hook.pytest_spilot_gate_checks(), "name"),
         )
 
 

@@ -6,11 +6,13 @@ from collections.abc import Callable
 
 from pytest_spilot.acceptance import judge
 from pytest_spilot.execution import execute, run_dir_for
+from pytest_spilot.gates import GateBoard
 from pytest_spilot.innovus.session import InnovusSession
 from pytest_spilot.librelane.service import LibreLaneFlows
 from pytest_spilot.plan.expand import PlannedValidation
 from pytest_spilot.plan.model import Threshold
 from pytest_spilot.registry import Registry
+from pytest_spilot.remote.node import NodePool
 from pytest_spilot.settings import Settings
 from pytest_spilot.state import (
     ReleaseState,
@@ -33,11 +35,15 @@ class Release:
         notify: Notify | None = None,
         innovus: InnovusSession | None = None,
         librelane: LibreLaneFlows | None = None,
+        nodes: NodePool | None = None,
+        gates: GateBoard | None = None,
     ) -> None:
         self.settings = settings
         self.registry = registry
         self.innovus = innovus
         self.librelane = librelane
+        self.nodes = nodes
+        self.gates = gates
         self.store = StateStore(settings.state_path, settings.version)
         self._notify = notify
         # Read once per process: resume decisions and baselines are about earlier runs.
@@ -52,10 +58,29 @@ class Release:
         return record if record is not None and record.passed else None
 
     def run(self, validation: PlannedValidation) -> RunRecord:
-        """Run the validation's job once and save the run (earlier verdicts are dropped)."""
-        run_dir = run_dir_for(self.settings.runs_root, self.settings.version, validation)
-        run = execute(validation, self.registry, run_dir, self.innovus, self.librelane)
+        """Run the validation's job once and save the run (earlier verdicts are dropped).
 
+        A gate runs once per test run across all processes sharing the gate board; the
+        others get its record.
+        """
+        if validation.is_gate and self.gates is not None:
+            return self.gates.record(validation.key, lambda: self._run(validation))[0]
+        return self._run(validation)
+
+    def failed_gate(
+        self, gates: list[PlannedValidation]
+    ) -> tuple[PlannedValidation, RunRecord] | None:
+        """The first of ``gates`` that is required and fails (evaluating it if no one has)."""
+        for gate in gates:
+            if gate.required:
+                record = self.run(gate)
+                if record.outcome != "passed":
+                    return gate, record
+        return None
+
+    def _run(self, validation: PlannedValidation) -> RunRecord:
+        run_dir = run_dir_for(self.settings.runs_root, self.settings.version, validation)
+        run = execute(validation, self.registry, run_dir, self.innovus, self.librelane, self.nodes)
         self._save(validation, lambda _: _fresh_record(validation, run))
         return run
 

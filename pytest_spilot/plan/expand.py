@@ -10,16 +10,25 @@ from pathlib import Path
 from typing import Any
 
 from pytest_spilot.plan.model import (
+    CommandGate,
     CommandValidation,
-    Gate,
     InnovusValidation,
     LibreLaneValidation,
+    NodeGate,
+    PythonGate,
     Scalar,
     Threshold,
     ValidationFile,
 )
 
-AnyValidation = CommandValidation | Gate | InnovusValidation | LibreLaneValidation
+AnyValidation = (
+    CommandValidation
+    | CommandGate
+    | NodeGate
+    | PythonGate
+    | InnovusValidation
+    | LibreLaneValidation
+)
 # Only these fields get matrix values substituted (never regexes or thresholds).
 SUBSTITUTED_FIELDS = ("run", "cwd", "env", "design", "args")
 
@@ -40,6 +49,11 @@ class PlannedValidation:
     def base_dir(self) -> Path:
         """Paths in a validation file resolve relative to the file."""
         return self.file.parent
+
+    @property
+    def required(self) -> bool:
+        """A gate whose failure skips the validations of its file."""
+        return self.is_gate and bool(getattr(self.spec, "required", False))
 
     @property
     def thresholds(self) -> list[Threshold]:

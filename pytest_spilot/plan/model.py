@@ -241,10 +241,49 @@ Validation = Annotated[
 ]
 
 
-class Gate(CommandValidation):
-    """A check that must hold before the file's validations are worth running (marked ``gate``)."""
+class CommandGate(CommandValidation):
+    """A gate that runs a command: a tool on PATH, its version, a licence variable set."""
 
-    required: bool = False
+    required: bool = Field(False, description="when it fails, the file's validations skip")
+
+
+class NodeGate(ValidationBase):
+    """A gate that a node of the inventory is reachable and passes its preflight."""
+
+    kind: Literal["node"]
+    node: str = Field(min_length=1, description="a node of the inventory")
+    required: bool = Field(False, description="when it fails, the file's validations skip")
+
+
+class PythonGate(ValidationBase):
+    """A gate decided by a check that a plugin provides (hook ``pytest_spilot_gate_checks``)."""
+
+    kind: Literal["python"]
+    check: Name = Field(description="the check's name")
+    args: dict[str, Any] = Field(default_factory=dict, description="passed to the check")
+    required: bool = Field(False, description="when it fails, the file's validations skip")
+
+
+GATE_KINDS = ("command", "node", "python")
+
+
+def _gate_tag(value: Any) -> str | None:
+    if isinstance(value, dict):
+        kind = value.get("kind", "command")
+        return kind if kind in GATE_KINDS else None
+    return getattr(value, "kind", None)
+
+
+Gate = Annotated[
+    Annotated[CommandGate, Tag("command")]
+    | Annotated[NodeGate, Tag("node")]
+    | Annotated[PythonGate, Tag("python")],
+    Discriminator(
+        _gate_tag,
+        custom_error_type="validation_kind",
+        custom_error_message="a gate's 'kind' must be one of command, node, python",
+    ),
+]
 
 
 class ValidationFile(StrictModel):

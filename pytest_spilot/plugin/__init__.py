@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import sys
+import uuid
 from collections.abc import Callable, Iterator
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
@@ -11,6 +12,7 @@ import pytest
 
 from pytest_spilot import builtins, hookspecs
 from pytest_spilot.errors import SpilotError
+from pytest_spilot.gates import GateBoard
 from pytest_spilot.innovus.licenses import LicenseSlots
 from pytest_spilot.innovus.protocol import ErrorType
 from pytest_spilot.innovus.session import InnovusSession, SkillResult
@@ -144,6 +146,7 @@ def pytest_configure(config: pytest.Config) -> None:
             config.pluginmanager.register(remote.NodeLaunchers(nodes), "spilot-node-launchers")
         registry = Registry.from_hook(config.hook)
         innovus = _innovus_session(config, settings, site, registry)
+        run_id = getattr(config, "workerinput", {}).get("testrunuid") or uuid.uuid4().hex
         release = Release(
             settings,
             registry,
@@ -158,6 +161,8 @@ def pytest_configure(config: pytest.Config) -> None:
                 root=config.rootpath,
                 on_progress=FlowProgressLine(config),
             ),
+            nodes=nodes,
+            gates=GateBoard(settings.root / SPILOT_DIR / "gates", run_id),
         )
     except SpilotError as exc:
         raise pytest.UsageError(str(exc)) from None

@@ -40,6 +40,8 @@ RELEASE_KEY = pytest.StashKey[Release]()
 class PlanFile(pytest.File):
     """A validation file; every problem in it is one collection error naming file, line, field."""
 
+    gates: list[PlannedValidation]
+
     def collect(self) -> Iterator[ValidationNode]:
         plan = load_validation_file(self.path)
         file_key = (
@@ -47,7 +49,10 @@ class PlanFile(pytest.File):
             if self.path.is_relative_to(self.config.rootpath)
             else self.path.as_posix()
         )
-        for validation in expand(plan, self.path, file_key):
+        planned = list(expand(plan, self.path, file_key))
+        # Every validation of the file depends on its required gates, even under -k.
+        self.gates = [v for v in planned if v.is_gate]
+        for validation in planned:
             yield ValidationNode.from_parent(self, name=validation.id, validation=validation)
 
     def repr_failure(self, excinfo: pytest.ExceptionInfo[BaseException]) -> Any:
@@ -111,6 +116,19 @@ class SpilotItem(pytest.Item):
                 f"passed in release {_release(self).settings.version} at "
                 f"{record.finished:%Y-%m-%d %H:%M:%S}Z (--spilot-resume)"
             )
+        plan_file = self.parent.parent
+        if self.validation.is_gate or not isinstance(plan_file, PlanFile):
+            return
+        failed = _release(self).failed_gate(plan_file.gates)
+        if failed is not None:
+            gate, run = failed
+            why = run.message or f"exit code {run.exit_code}"
+            self.user_properties += [
+                ("spilot", self.role),
+                ("validation", self.validation.id),
+                ("skipped_by_gate", gate.id),
+            ]
+            pytest.skip(f"required gate {gate.id!r} failed: {why}")
 
     role = "run"
 

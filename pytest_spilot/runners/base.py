@@ -11,8 +11,10 @@ from pytest_spilot.launchers.base import Launcher
 from pytest_spilot.plan.expand import PlannedValidation
 
 if TYPE_CHECKING:
+    from pytest_spilot.gates import GateCheck
     from pytest_spilot.innovus.session import InnovusSession
     from pytest_spilot.librelane.service import LibreLaneFlows
+    from pytest_spilot.remote.node import NodePool
 
 
 @dataclass(frozen=True)
@@ -25,6 +27,8 @@ class RunContext:
     env: Mapping[str, str] = field(default_factory=dict)
     innovus: InnovusSession | None = None  # this process's Innovus session
     librelane: LibreLaneFlows | None = None  # this process's LibreLane flows
+    nodes: NodePool | None = None  # this process's inventory nodes
+    gate_checks: Mapping[str, GateCheck] = field(default_factory=dict)
 
 
 @dataclass(frozen=True)
