@@ -1,4 +1,5 @@
-"""``spilot``: what is not a test run — render a saved release state, print the file formats."""
+"""``spilot``: what is not a test run — render a saved release state, compare two releases,
+print the file formats."""
 
 from __future__ import annotations
 
@@ -8,10 +9,12 @@ from pathlib import Path
 
 from pytest_spilot.atomic import write_atomic
 from pytest_spilot.errors import SpilotError
+from pytest_spilot.regressions import DEFAULT_MARGIN, compare_states, render_table, to_json
 from pytest_spilot.reporting.junit import state_to_junit
 from pytest_spilot.reporting.table import ReleaseTable
 from pytest_spilot.schema import FORMATS, json_schema
-from pytest_spilot.state import read_state
+from pytest_spilot.settings import SPILOT_DIR
+from pytest_spilot.state import ReleaseState, read_state
 
 
 def _report(args: argparse.Namespace) -> int:
@@ -30,6 +33,31 @@ def _report(args: argparse.Namespace) -> int:
     return 1 if failed else 0
 
 
+def _load(arg: str) -> ReleaseState:
+    """A state file's path, or a version whose state is ``.spilot/<version>.json``."""
+    for path in (Path(arg), Path(SPILOT_DIR) / f"{arg}.json"):
+        if path.is_file():
+            state = read_state(path)
+            if state is not None:
+                return state
+    raise SpilotError(
+        f"{arg}: no release state there nor at {Path(SPILOT_DIR) / f'{arg}.json'}; give a "
+        "state file's path or a version that has one under .spilot/"
+    )
+
+
+def _compare(args: argparse.Namespace) -> int:
+    old, new = _load(args.old), _load(args.new)
+    changes = compare_states(old, new, args.margin / 100)
+    if not args.all:
+        changes = [c for c in changes if c.verdict not in ("same", "no direction")]
+    if args.json:
+        print(to_json(changes))
+    else:
+        print(render_table(changes, f"release {old.version} -> {new.version}"))
+    return 1 if any(c.verdict == "regressed" for c in changes) else 0
+
+
 def _schema(args: argparse.Namespace) -> int:
     print(json_schema(args.name))
     return 0
@@ -42,6 +70,23 @@ def build_parser() -> argparse.ArgumentParser:
     report.add_argument("state", type=Path, help="release state file, e.g. .spilot/2026.11.json")
     report.add_argument("--junit", type=Path, metavar="OUT", help="write JUnit XML to OUT")
     report.set_defaults(func=_report)
+    compare = sub.add_parser(
+        "compare", help="metrics of two releases side by side; exits 1 on a regression"
+    )
+    compare.add_argument("old", help="the earlier release: a state file or a version")
+    compare.add_argument("new", help="the later release: a state file or a version")
+    compare.add_argument("--json", action="store_true", help="print JSON instead of a table")
+    compare.add_argument(
+        "--margin",
+        type=float,
+        default=DEFAULT_MARGIN * 100,
+        metavar="PCT",
+        help="allowed worsening where the state gives none (default 5)",
+    )
+    compare.add_argument(
+        "--all", action="store_true", help="also metrics that did not move or have no direction"
+    )
+    compare.set_defaults(func=_compare)
     schema = sub.add_parser("schema", help="print the JSON Schema of a file format")
     schema.add_argument("name", choices=sorted(FORMATS))
     schema.set_defaults(func=_schema)

@@ -73,6 +73,15 @@ def execute(
     # Metrics are read even from a failed run: what it reached must not be lost.
     metrics, missing = read_metrics(validation, registry, MetricContext(log_path, run_dir))
     metrics = {**outcome.metrics, **metrics}
+    rules = spec.regressions
+    directions = {
+        name: direction
+        for name in metrics
+        if (
+            direction := (rules[name].direction if name in rules else None)
+            or outcome.directions.get(name)
+        )
+    }
     return RunRecord(
         outcome="passed" if outcome.ok else "failed",
         exit_code=outcome.exit_code,
@@ -82,6 +91,8 @@ def execute(
         attempts=len(retried_because) + 1,
         retried_because=retried_because,
         job_id=outcome.job_id,
+        directions=directions,
+        margins={k: r.margin for k, r in rules.items() if r.margin is not None},
         command=outcome.command,
         started=started,
         finished=now(),

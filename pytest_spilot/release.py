@@ -5,6 +5,7 @@ from __future__ import annotations
 from collections.abc import Callable
 
 from pytest_spilot.acceptance import judge
+from pytest_spilot.errors import SpilotError
 from pytest_spilot.execution import execute, run_dir_for
 from pytest_spilot.gates import GateBoard
 from pytest_spilot.innovus.session import InnovusSession
@@ -12,6 +13,7 @@ from pytest_spilot.librelane.service import LibreLaneFlows
 from pytest_spilot.plan.expand import PlannedValidation
 from pytest_spilot.plan.model import Threshold
 from pytest_spilot.registry import Registry
+from pytest_spilot.regressions import DEFAULT_MARGIN, MetricChange, compare_runs
 from pytest_spilot.remote.node import NodePool
 from pytest_spilot.settings import Settings
 from pytest_spilot.state import (
@@ -77,6 +79,20 @@ class Release:
                 if record.outcome != "passed":
                     return gate, record
         return None
+
+    def regressions(
+        self, validation: PlannedValidation, run: RunRecord, margin: float = DEFAULT_MARGIN
+    ) -> list[MetricChange] | None:
+        """The run's metrics against the baseline's; None when the baseline lacks the run."""
+        if self._baseline is None:
+            raise SpilotError(
+                "--spilot-regressions compares with a baseline release: pass "
+                "--spilot-baseline PATH|VERSION"
+            )
+        earlier = self._baseline.validations.get(validation.key)
+        if earlier is None or earlier.run is None:
+            return None
+        return compare_runs(validation.id, earlier.run, run, margin)
 
     def _run(self, validation: PlannedValidation) -> RunRecord:
         run_dir = run_dir_for(self.settings.runs_root, self.settings.version, validation)

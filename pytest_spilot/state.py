@@ -61,6 +61,12 @@ class RunRecord(_Record):
     artifacts: list[str] = Field(default_factory=list)
     metrics: dict[str, float] = Field(default_factory=dict)
     missing_metrics: dict[str, str] = Field(default_factory=dict, description="metric: why")
+    directions: dict[str, Literal["higher_is_better", "lower_is_better"]] = Field(
+        default_factory=dict, description="which way each metric should move, where known"
+    )
+    margins: dict[str, float] = Field(
+        default_factory=dict, description="allowed worsening per metric, where not the default"
+    )
 
 
 class ValidationRecord(_Record):

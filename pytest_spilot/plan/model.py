@@ -140,6 +140,20 @@ def _number(value: float) -> str:
     return str(int(value)) if float(value).is_integer() else repr(value)
 
 
+Direction = Literal["higher_is_better", "lower_is_better"]
+
+
+class RegressionRule(StrictModel):
+    """How one metric may move against the baseline release (``--spilot-regressions``)."""
+
+    direction: Direction | None = Field(
+        None, description="default: the skill contract's or LibreLane's own definition"
+    )
+    margin: float | None = Field(
+        None, ge=0, description="allowed worsening as a fraction of |baseline| (default 0.05)"
+    )
+
+
 class RetryOn(StrictModel):
     """What makes a failed run transient, besides what the launcher reports (an SSH drop)."""
 
@@ -160,6 +174,7 @@ class Defaults(StrictModel):
     timeout_s: float | None = Field(None, gt=0)
     retries: int | None = Field(None, ge=0)
     retry_on: RetryOn | None = None
+    regressions: dict[str, RegressionRule] = Field(default_factory=dict)
     location: str | None = None
     cwd: str | None = None
     env: dict[str, str] = Field(default_factory=dict)
@@ -173,6 +188,9 @@ class ValidationBase(StrictModel):
     timeout_s: float = Field(1800, gt=0)
     retries: int = Field(0, ge=0, description="retries of transient failures only")
     retry_on: RetryOn = Field(default_factory=RetryOn)
+    regressions: dict[str, RegressionRule] = Field(
+        default_factory=dict, description="metric: direction and margin for --spilot-regressions"
+    )
     location: str = Field("local", description="'local', a node of the inventory, or a launcher")
     cwd: str | None = Field(None, description="working directory (default: the run directory)")
     env: dict[str, str] = Field(default_factory=dict)

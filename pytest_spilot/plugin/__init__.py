@@ -67,6 +67,20 @@ def pytest_addoption(parser: pytest.Parser) -> None:
         help="earlier release's state that 'baseline:' thresholds compare with",
     )
     group.addoption(
+        "--spilot-regressions",
+        action="store_true",
+        help="add a 'regressions' test per validation: every metric with a direction that "
+        "worsened against --spilot-baseline by more than its margin fails it",
+    )
+    group.addoption(
+        "--spilot-regression-margin",
+        type=float,
+        default=5.0,
+        metavar="PCT",
+        help="allowed worsening in percent of the baseline value (default 5; "
+        "'regressions:' in a validation file sets it per metric)",
+    )
+    group.addoption(
         "--spilot-runs", metavar="DIR", help="root of the run directories (default: .spilot/runs)"
     )
     group.addoption(

@@ -89,6 +89,8 @@ class ValidationNode(pytest.Collector):
         yield RunItem.from_parent(self, name="run")
         for threshold in self.validation.thresholds:
             yield ThresholdItem.from_parent(self, name=threshold.id, threshold=threshold)
+        if self.config.getoption("spilot_regressions") and not self.validation.is_gate:
+            yield RegressionItem.from_parent(self, name="regressions")
 
     def run_record(self) -> RunRecord:
         """The validation's run: executed by whichever item asks first, then shared."""
@@ -203,6 +205,32 @@ class ThresholdItem(SpilotItem):
             raise SpilotFailure(verdict.message)
         if verdict.outcome == "warning":
             warnings.warn(SpilotWarning(f"{self.nodeid}: {verdict.message}"), stacklevel=1)
+
+
+class RegressionItem(SpilotItem):
+    """Every metric with a direction against the baseline release (``--spilot-regressions``)."""
+
+    role = "regressions"
+
+    def runtest(self) -> None:
+        run = self.parent.run_record()
+        self._props(run)
+        if run.outcome != "passed":
+            raise SpilotFailure(f"run failed: {run.message or f'exit code {run.exit_code}'}")
+        margin = self.config.getoption("spilot_regression_margin") / 100
+        changes = _release(self).regressions(self.validation, run, margin)
+        if changes is None:
+            print(f"{self.validation.id}: not in the baseline release; nothing to compare")
+            return
+        self.user_properties += [(f"regression.{c.metric}", c.line()) for c in changes]
+        for change in changes:
+            print(change.line())
+        regressed = [c for c in changes if c.verdict == "regressed"]
+        if regressed:
+            raise SpilotFailure(
+                f"{len(regressed)} metric{'s' if len(regressed) > 1 else ''} regressed against "
+                "the baseline:\n" + "\n".join(f"  {c.line()}" for c in regressed)
+            )
 
 
 def _verdict_props(verdict: ThresholdRecord) -> list[tuple[str, object]]:

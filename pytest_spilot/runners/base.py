@@ -45,6 +45,7 @@ class RunOutcome:
     location: str | None = None  # where it ran, when more precise than ``location:``
     transient: bool = False  # a failure that may pass when tried again (``retries``)
     job_id: str | None = None  # the batch system's job id
+    directions: Mapping[str, str] = field(default_factory=dict)  # from the tool's definitions
 
     @property
     def ok(self) -> bool:

@@ -9,7 +9,7 @@ from typing import ClassVar
 
 from pytest_spilot.errors import SpilotError
 from pytest_spilot.innovus.client import skill_script
-from pytest_spilot.innovus.contracts import find_skills
+from pytest_spilot.innovus.contracts import contract_for, find_skills
 from pytest_spilot.innovus.protocol import Ack
 from pytest_spilot.innovus.session import InnovusSession
 from pytest_spilot.innovus.supervisor import SessionError
@@ -66,6 +66,7 @@ class InnovusRunner:
                 artifacts = _keep_reports(result.reports, ctx.run_dir / REPORTS_DIR)
                 if not ack.passed:
                     return _failed(skill, ack, duration, artifacts, f"innovus:{pool.backend_name}")
+        contract = contract_for(skills[spec.skill])
         return RunOutcome(
             exit_code=0,
             duration_s=duration,
@@ -73,6 +74,11 @@ class InnovusRunner:
             metrics=ack.metrics,
             artifacts=artifacts,
             location=f"innovus:{pool.backend_name}",
+            directions={
+                name: f"{metric.better}_is_better"
+                for name, metric in contract.metrics.items()
+                if metric.better
+            },
         )
 
 

@@ -5,6 +5,7 @@ from __future__ import annotations
 from typing import ClassVar
 
 from pytest_spilot.errors import SpilotError
+from pytest_spilot.librelane.results import metric_direction
 from pytest_spilot.plan.expand import PlannedValidation
 from pytest_spilot.runners.base import RunContext, RunOutcome
 
@@ -53,4 +54,9 @@ class LibreLaneRunner:
             metrics=result.metrics,
             artifacts=result.artifacts,
             location=f"librelane:{flows.backend_name}",
+            directions={
+                name: "higher_is_better" if direction.higher_is_better else "lower_is_better"
+                for name in result.metrics
+                if (direction := metric_direction(name)) is not None
+            },
         )
