@@ -12,6 +12,7 @@ from pytest_spilot.errors import SpilotError
 from pytest_spilot.regressions import DEFAULT_MARGIN, compare_states, render_table, to_json
 from pytest_spilot.reporting.junit import state_to_junit
 from pytest_spilot.reporting.table import ReleaseTable
+from pytest_spilot.rules import render_changes, tighten
 from pytest_spilot.schema import FORMATS, json_schema
 from pytest_spilot.settings import SPILOT_DIR
 from pytest_spilot.state import ReleaseState, read_state
@@ -58,6 +59,14 @@ def _compare(args: argparse.Namespace) -> int:
     return 1 if any(c.verdict == "regressed" for c in changes) else 0
 
 
+def _tighten(args: argparse.Namespace) -> int:
+    state = _load(args.state)
+    root = args.root.resolve()
+    changes = tighten(state, root, args.mode, args.clock_period, write=not args.dry_run)
+    print(render_changes(changes, root, wrote=not args.dry_run))
+    return 0
+
+
 def _schema(args: argparse.Namespace) -> int:
     print(json_schema(args.name))
     return 0
@@ -87,6 +96,47 @@ def build_parser() -> argparse.ArgumentParser:
         "--all", action="store_true", help="also metrics that did not move or have no direction"
     )
     compare.set_defaults(func=_compare)
+    rules = sub.add_parser("rules", help="threshold rules from a good run")
+    rules_sub = rules.add_subparsers(dest="rules_command", required=True)
+    tighten_cmd = rules_sub.add_parser(
+        "tighten",
+        help="write new 'value:' thresholds from a good run into the validation files "
+        "(comments and order kept)",
+    )
+    tighten_cmd.add_argument("state", help="the good run: a state file or a version")
+    which = tighten_cmd.add_mutually_exclusive_group()
+    which.add_argument(
+        "--update",
+        dest="mode",
+        action="store_const",
+        const="update",
+        help="rewrite every rule from the run",
+    )
+    which.add_argument(
+        "--tighten",
+        dest="mode",
+        action="store_const",
+        const="tighten",
+        help="only where the new rule is stricter (default)",
+    )
+    which.add_argument(
+        "--failing",
+        dest="mode",
+        action="store_const",
+        const="failing",
+        help="only rules that the run fails",
+    )
+    tighten_cmd.set_defaults(mode="tighten", func=_tighten)
+    tighten_cmd.add_argument(
+        "--clock-period", type=float, metavar="NS", help="clock period for slack padding"
+    )
+    tighten_cmd.add_argument("--dry-run", action="store_true", help="print, write nothing")
+    tighten_cmd.add_argument(
+        "--root",
+        type=Path,
+        default=Path("."),
+        help="folder the state's file paths are relative to (pytest's rootdir; default .)",
+    )
     schema = sub.add_parser("schema", help="print the JSON Schema of a file format")
     schema.add_argument("name", choices=sorted(FORMATS))
     schema.set_defaults(func=_schema)

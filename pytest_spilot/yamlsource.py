@@ -21,6 +21,8 @@ class YamlDocument:
     path: Path
     data: Any
     lines: dict[Loc, int] = field(default_factory=dict)
+    # Character offsets (start, end) of every scalar value: rewrite one in place, keep the rest.
+    spans: dict[Loc, tuple[int, int]] = field(default_factory=dict)
 
     def line_of(self, loc: Sequence[str | int]) -> int | None:
         """Line of the deepest existing prefix of ``loc``."""
@@ -62,6 +64,7 @@ class _Builder:
             return result
         if isinstance(node, yaml.SequenceNode):
             return [self.build(item, (*loc, i)) for i, item in enumerate(node.value)]
+        self.doc.spans[loc] = (node.start_mark.index, node.end_mark.index)
         return self.loader.construct_object(node, deep=True)
 
 

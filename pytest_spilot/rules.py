@@ -1,0 +1,197 @@
+"""``spilot rules tighten``: new threshold values from a good run, written into the user's YAML.
+
+The margin policy follows OpenROAD-flow-scripts' rule generator, per metric:
+
+* ``direct`` — the value itself: violation, error and DRC counts (what passed at 0 stays 0);
+* ``padding`` — percent padding away from the value: areas, cell counts, wire length (15 %);
+* ``period`` — slacks, padded relative to the clock period: WNS 5 %, TNS 20 %, with
+  ``neg = min(v, 0)`` and ``rule = neg - max(|neg|·p, period·p)``.
+
+Counts are rounded to integers (outwards: the rule never fails the run it came from), other
+values to three significant figures. Only the number after ``value:`` changes in the file;
+comments, order, quoting and layout stay as the user wrote them.
+"""
+
+from __future__ import annotations
+
+import math
+import re
+from collections import defaultdict
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Literal
+
+from pytest_spilot.acceptance import compare, fmt
+from pytest_spilot.atomic import write_atomic
+from pytest_spilot.errors import SpilotError
+from pytest_spilot.plan.loader import load_validation_file
+from pytest_spilot.plan.model import Threshold
+from pytest_spilot.state import ReleaseState
+from pytest_spilot.yamlsource import load_yaml
+
+Mode = Literal["update", "tighten", "failing"]
+
+PADDING = 0.15
+WNS_PAD = 0.05
+TNS_PAD = 0.20
+_DIRECT_RE = re.compile(r"(drc|violat|error|lint|unmapped|latch|antenna|short|open)", re.I)
+_TNS_RE = re.compile(r"tns", re.I)
+_SLACK_RE = re.compile(r"(wns|__ws|slack|_ws$)", re.I)
+_COUNT_RE = re.compile(r"(count|violat|error|drc|paths|cells|iterations)", re.I)
+
+
+@dataclass(frozen=True)
+class RuleChange:
+    """One threshold whose value changes, and why."""
+
+    file: Path
+    validation: str
+    threshold: str
+    metric: str
+    old: float
+    new: float
+    why: str
+
+
+def policy(metric: str) -> tuple[str, float]:
+    """(mode, fraction) for a metric name; see the module docstring."""
+    if _TNS_RE.search(metric):
+        return "period", TNS_PAD
+    if _SLACK_RE.search(metric):
+        return "period", WNS_PAD
+    if _DIRECT_RE.search(metric):
+        return "direct", 0.0
+    return "padding", PADDING
+
+
+def new_rule(metric: str, op: str, value: float, period: float | None) -> tuple[float, str] | None:
+    """The rule a run that measured ``value`` earns, and why; None for ``==``/``!=``."""
+    if op in ("==", "!="):
+        return None
+    upper = op in ("<", "<=")
+    mode, pad = policy(metric)
+    if mode == "direct":
+        rule, why = value, "direct: the value itself"
+    elif mode == "padding":
+        rule = value * (1 + pad) if upper else value * (1 - pad)
+        why = f"padding {pad:.0%}"
+    else:
+        neg = min(value, 0.0)
+        room = max(abs(neg) * pad, (period or 0.0) * pad)
+        rule = neg - room if not upper else value + max(abs(value) * pad, (period or 0) * pad)
+        why = f"{pad:.0%} of " + (f"clock period {fmt(period)}" if period else "|slack|")
+        if not period:
+            why += " (no clock period: --clock-period)"
+    return _round(metric, rule, upper), why
+
+
+def _round(metric: str, rule: float, upper: bool) -> float:
+    """Counts to integers and the rest to 3 significant figures, always outwards."""
+    if _COUNT_RE.search(metric) and not _SLACK_RE.search(metric):
+        return float(math.ceil(rule - 1e-9) if upper else math.floor(rule + 1e-9))
+    if rule == 0:
+        return 0.0
+    step = 10 ** (math.floor(math.log10(abs(rule))) - 2)
+    rounded = (math.ceil if upper else math.floor)(rule / step - (1e-9 if upper else -1e-9))
+    return float(f"{rounded * step:.3g}")
+
+
+def _stricter(op: str, new: float, old: float) -> bool:
+    return new < old if op in ("<", "<=") else new > old
+
+
+def tighten(
+    state: ReleaseState,
+    root: Path,
+    mode: Mode = "tighten",
+    period: float | None = None,
+    write: bool = True,
+) -> list[RuleChange]:
+    """Compute new values for every ``value:`` threshold of the state's validations and, with
+    ``write``, rewrite them in their files; the changes, in file order."""
+    check_state(state)
+    # (file, validation name, threshold index) -> every run's measured value (matrix expansion).
+    measured: dict[tuple[str, str, int], list[float]] = defaultdict(list)
+    for record in state.validations.values():
+        if record.run is None or record.run.outcome != "passed" or record.gate:
+            continue
+        path = root / record.file
+        if not path.is_file():
+            continue
+        plan = load_validation_file(path)
+        entry = next((v for v in plan.validations if v.name == record.name), None)
+        if entry is None:
+            continue
+        for index, threshold in enumerate(entry.acceptance):
+            value = record.run.metrics.get(threshold.metric)
+            if threshold.value is not None and value is not None:
+                measured[(record.file, record.name, index)].append(value)
+    changes: list[RuleChange] = []
+    by_file: dict[str, list[tuple[int, int, float]]] = defaultdict(list)
+    for (file, name, index), values in sorted(measured.items()):
+        path = root / file
+        plan = load_validation_file(path)
+        v_index, entry = next((i, v) for i, v in enumerate(plan.validations) if v.name == name)
+        threshold: Threshold = entry.acceptance[index]
+        assert threshold.value is not None
+        upper = threshold.op in ("<", "<=")
+        worst = max(values) if upper else min(values)
+        earned = new_rule(threshold.metric, threshold.op, worst, period)
+        if earned is None:
+            continue
+        value, why = earned
+        if value == threshold.value:
+            continue
+        if mode == "tighten" and not _stricter(threshold.op, value, threshold.value):
+            continue
+        if mode == "failing" and all(
+            compare(v, threshold.op, threshold.value, threshold.tolerance) for v in values
+        ):
+            continue
+        doc = load_yaml(path)
+        span = doc.spans.get(("validations", v_index, "acceptance", index, "value"))
+        if span is None:
+            continue
+        by_file[file].append((*span, value))
+        changes.append(
+            RuleChange(path, name, threshold.id, threshold.metric, threshold.value, value, why)
+        )
+    if write:
+        for file, edits in by_file.items():
+            path = root / file
+            text = path.read_text(encoding="utf-8")
+            for start, end, value in sorted(edits, reverse=True):
+                text = text[:start] + fmt(value) + text[end:]
+            write_atomic(path, text)
+    return changes
+
+
+def render_changes(changes: list[RuleChange], root: Path, wrote: bool) -> str:
+    if not changes:
+        return "no threshold changes"
+    header = ("file", "validation", "metric", "old", "new", "why")
+    rows = [
+        (
+            str(c.file.relative_to(root) if c.file.is_relative_to(root) else c.file),
+            c.validation,
+            c.metric,
+            fmt(c.old),
+            fmt(c.new),
+            c.why,
+        )
+        for c in changes
+    ]
+    widths = [max(len(x) for x in col) for col in zip(header, *rows, strict=True)]
+    lines = ["  ".join(h.ljust(w) for h, w in zip(header, widths, strict=True)).rstrip()]
+    lines += ["  ".join(x.ljust(w) for x, w in zip(r, widths, strict=True)).rstrip() for r in rows]
+    verb = "rewrote" if wrote else "would rewrite (--dry-run)"
+    lines.append(f"{verb} {len(changes)} threshold{'s' if len(changes) != 1 else ''}")
+    return "\n".join(lines)
+
+
+def check_state(state: ReleaseState) -> None:
+    failed = [k for k, r in state.validations.items() if r.run and r.run.outcome != "passed"]
+    if failed and len(failed) == len(state.validations):
+        raise SpilotError(
+            f"release {state.version}: no validation passed; tighten rules from a good run"
+        )
