@@ -8,13 +8,16 @@ import sys
 from pathlib import Path
 
 from pytest_spilot.atomic import write_atomic
+from pytest_spilot.doctor import doctor, render_checks
 from pytest_spilot.errors import SpilotError
+from pytest_spilot.registry import Registry, plugin_manager
 from pytest_spilot.regressions import DEFAULT_MARGIN, compare_states, render_table, to_json
 from pytest_spilot.reporting.junit import state_to_junit
 from pytest_spilot.reporting.table import ReleaseTable
 from pytest_spilot.rules import render_changes, tighten
 from pytest_spilot.schema import FORMATS, json_schema
 from pytest_spilot.settings import SPILOT_DIR
+from pytest_spilot.siteconfig import load_site_config
 from pytest_spilot.state import ReleaseState, read_state
 
 
@@ -65,6 +68,18 @@ def _tighten(args: argparse.Namespace) -> int:
     changes = tighten(state, root, args.mode, args.clock_period, write=not args.dry_run)
     print(render_changes(changes, root, wrote=not args.dry_run))
     return 0
+
+
+def _doctor(args: argparse.Namespace) -> int:
+    root = args.root.resolve()
+    site = load_site_config(root, args.config)
+    nodes = args.nodes
+    if nodes is None:
+        nodes = next((p for p in (root / "validations" / "nodes.yaml",) if p.is_file()), None)
+    registry = Registry.from_hook(plugin_manager().hook)
+    checks = doctor(site, registry, nodes, args.backend, say=lambda t: print(t, file=sys.stderr))
+    print(render_checks(checks))
+    return 1 if any(c.status == "FAIL" for c in checks) else 0
 
 
 def _schema(args: argparse.Namespace) -> int:
@@ -137,6 +152,14 @@ def build_parser() -> argparse.ArgumentParser:
         default=Path("."),
         help="folder the state's file paths are relative to (pytest's rootdir; default .)",
     )
+    doc = sub.add_parser(
+        "doctor", help="check this environment against the site configuration; exit 1 on FAIL"
+    )
+    doc.add_argument("--config", type=Path, help="site configuration YAML (default: pyproject)")
+    doc.add_argument("--nodes", type=Path, help="node inventory (default: validations/nodes.yaml)")
+    doc.add_argument("--backend", choices=("pseudo", "tcl", "real"), help="Innovus backend")
+    doc.add_argument("--root", type=Path, default=Path("."), help="project folder (default .)")
+    doc.set_defaults(func=_doctor)
     schema = sub.add_parser("schema", help="print the JSON Schema of a file format")
     schema.add_argument("name", choices=sorted(FORMATS))
     schema.set_defaults(func=_schema)
