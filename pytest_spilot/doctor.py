@@ -26,6 +26,7 @@ from pytest_spilot.librelane.config import resolve_pdk
 from pytest_spilot.registry import Registry
 from pytest_spilot.remote.inventory import load_inventory
 from pytest_spilot.remote.node import NodePool
+from pytest_spilot.reporting.table import columns
 from pytest_spilot.siteconfig import SiteConfig
 
 Status = Literal["ok", "FAIL", "skip"]
@@ -232,9 +233,7 @@ def doctor(
 def render_checks(checks: list[Check]) -> str:
     header = ("check", "status", "detail", "fix")
     rows = [(c.name, c.status, c.detail, c.fix) for c in checks]
-    widths = [min(60, max(len(x) for x in col)) for col in zip(header, *rows, strict=True)]
-    lines = ["  ".join(h.ljust(w) for h, w in zip(header, widths, strict=True)).rstrip()]
-    lines += ["  ".join(x.ljust(w) for x, w in zip(r, widths, strict=True)).rstrip() for r in rows]
+    lines = columns(header, rows)
     failed = sum(c.status == "FAIL" for c in checks)
     lines.append(f"{failed} of {len(checks)} checks failed" if failed else "all checks passed")
     return "\n".join(lines)

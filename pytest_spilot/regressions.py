@@ -14,6 +14,7 @@ from dataclasses import asdict, dataclass
 from typing import Literal
 
 from pytest_spilot.acceptance import fmt
+from pytest_spilot.reporting.table import columns
 from pytest_spilot.state import ReleaseState, RunRecord
 
 DEFAULT_MARGIN = 0.05
@@ -107,12 +108,10 @@ def render_table(changes: list[MetricChange], title: str) -> str:
         )
         for c in changes
     ]
-    widths = [max(len(str(x)) for x in col) for col in zip(header, *rows, strict=True)]
-    lines = [title, "  ".join(h.ljust(w) for h, w in zip(header, widths, strict=True))]
-    lines += ["  ".join(str(x).ljust(w) for x, w in zip(r, widths, strict=True)) for r in rows]
+    lines = [title, *columns(header, rows)]
     regressed = sum(c.verdict == "regressed" for c in changes)
     lines.append(f"{regressed} regression{'s' if regressed != 1 else ''} in {len(changes)} metrics")
-    return "\n".join(line.rstrip() for line in lines)
+    return "\n".join(lines)
 
 
 def to_json(changes: list[MetricChange]) -> str:

@@ -26,6 +26,7 @@ from pytest_spilot.atomic import write_atomic
 from pytest_spilot.errors import SpilotError
 from pytest_spilot.plan.loader import load_validation_file
 from pytest_spilot.plan.model import Threshold
+from pytest_spilot.reporting.table import columns
 from pytest_spilot.state import ReleaseState
 from pytest_spilot.yamlsource import load_yaml
 
@@ -181,9 +182,7 @@ def render_changes(changes: list[RuleChange], root: Path, wrote: bool) -> str:
         )
         for c in changes
     ]
-    widths = [max(len(x) for x in col) for col in zip(header, *rows, strict=True)]
-    lines = ["  ".join(h.ljust(w) for h, w in zip(header, widths, strict=True)).rstrip()]
-    lines += ["  ".join(x.ljust(w) for x, w in zip(r, widths, strict=True)).rstrip() for r in rows]
+    lines = columns(header, rows)
     verb = "rewrote" if wrote else "would rewrite (--dry-run)"
     lines.append(f"{verb} {len(changes)} threshold{'s' if len(changes) != 1 else ''}")
     return "\n".join(lines)

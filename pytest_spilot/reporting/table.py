@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Mapping
+from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 
 from pytest_spilot.acceptance import fmt
@@ -85,9 +85,13 @@ class ReleaseTable:
                     "-" if row.attempts is None else str(row.attempts),
                 )
             )
-        widths = [max(len(line[i]) for line in lines) for i in range(len(header))]
-        text = [
-            "  ".join(c.ljust(w) for c, w in zip(line, widths, strict=True)).rstrip()
-            for line in lines
-        ]
-        return "\n".join([*text, *footer])
+        return "\n".join([*columns(lines[0], lines[1:]), *footer])
+
+
+def columns(header: Sequence[str], rows: Iterable[Sequence[str]]) -> list[str]:
+    """``header`` and ``rows`` as left-aligned text columns two spaces apart."""
+    lines = [tuple(header), *(tuple(str(c) for c in row) for row in rows)]
+    widths = [max(len(line[i]) for line in lines) for i in range(len(header))]
+    return [
+        "  ".join(c.ljust(w) for c, w in zip(line, widths, strict=True)).rstrip() for line in lines
+    ]
