@@ -25,10 +25,10 @@ from pytest_spilot.acceptance import compare, fmt
 from pytest_spilot.atomic import write_atomic
 from pytest_spilot.errors import SpilotError
 from pytest_spilot.plan.loader import load_validation_file
-from pytest_spilot.plan.model import Threshold
+from pytest_spilot.plan.model import Threshold, ValidationFile
 from pytest_spilot.reporting.table import columns
 from pytest_spilot.state import ReleaseState
-from pytest_spilot.yamlsource import load_yaml
+from pytest_spilot.yamlsource import YamlDocument, load_yaml
 
 Mode = Literal["update", "tighten", "failing"]
 
@@ -71,6 +71,8 @@ def new_rule(metric: str, op: str, value: float, period: float | None) -> tuple[
         return None
     upper = op in ("<", "<=")
     mode, pad = policy(metric)
+    if mode == "period" and upper:  # an upper bound on a slack: pad like any other value
+        mode, pad = "padding", PADDING
     if mode == "direct":
         rule, why = value, "direct: the value itself"
     elif mode == "padding":
@@ -79,7 +81,7 @@ def new_rule(metric: str, op: str, value: float, period: float | None) -> tuple[
     else:
         neg = min(value, 0.0)
         room = max(abs(neg) * pad, (period or 0.0) * pad)
-        rule = neg - room if not upper else value + max(abs(value) * pad, (period or 0) * pad)
+        rule = neg - room
         why = f"{pad:.0%} of " + (f"clock period {fmt(period)}" if period else "|slack|")
         if not period:
             why += " (no clock period: --clock-period)"
@@ -111,51 +113,55 @@ def tighten(
     """Compute new values for every ``value:`` threshold of the state's validations and, with
     ``write``, rewrite them in their files; the changes, in file order."""
     check_state(state)
-    # (file, validation name, threshold index) -> every run's measured value (matrix expansion).
-    measured: dict[tuple[str, str, int], list[float]] = defaultdict(list)
+    parsed: dict[str, tuple[ValidationFile, YamlDocument] | None] = {}
+
+    def plan_of(file: str) -> tuple[ValidationFile, YamlDocument] | None:
+        if file not in parsed:  # each file is read and parsed once
+            path = root / file
+            parsed[file] = (load_validation_file(path), load_yaml(path)) if path.is_file() else None
+        return parsed[file]
+
+    # (file, validation index, threshold index) -> every run's measured value (matrix expansion).
+    measured: dict[tuple[str, int, int], list[float]] = defaultdict(list)
     for record in state.validations.values():
         if record.run is None or record.run.outcome != "passed" or record.gate:
             continue
-        path = root / record.file
-        if not path.is_file():
+        found = plan_of(record.file)
+        if found is None:
             continue
-        plan = load_validation_file(path)
-        entry = next((v for v in plan.validations if v.name == record.name), None)
-        if entry is None:
-            continue
-        for index, threshold in enumerate(entry.acceptance):
-            value = record.run.metrics.get(threshold.metric)
-            if threshold.value is not None and value is not None:
-                measured[(record.file, record.name, index)].append(value)
+        for v_index, entry in enumerate(found[0].validations):
+            if entry.name != record.name:
+                continue
+            for index, threshold in enumerate(entry.acceptance):
+                value = record.run.metrics.get(threshold.metric)
+                if threshold.value is not None and value is not None:
+                    measured[(record.file, v_index, index)].append(value)
     changes: list[RuleChange] = []
     by_file: dict[str, list[tuple[int, int, float]]] = defaultdict(list)
-    for (file, name, index), values in sorted(measured.items()):
-        path = root / file
-        plan = load_validation_file(path)
-        v_index, entry = next((i, v) for i, v in enumerate(plan.validations) if v.name == name)
+    for (file, v_index, index), values in sorted(measured.items()):
+        plan, doc = parsed[file]  # type: ignore[misc]  # measured only holds parsed files
+        entry = plan.validations[v_index]
         threshold: Threshold = entry.acceptance[index]
         assert threshold.value is not None
-        upper = threshold.op in ("<", "<=")
-        worst = max(values) if upper else min(values)
+        worst = max(values) if threshold.op in ("<", "<=") else min(values)
         earned = new_rule(threshold.metric, threshold.op, worst, period)
-        if earned is None:
+        if earned is None or earned[0] == threshold.value:
             continue
         value, why = earned
-        if value == threshold.value:
-            continue
         if mode == "tighten" and not _stricter(threshold.op, value, threshold.value):
             continue
         if mode == "failing" and all(
             compare(v, threshold.op, threshold.value, threshold.tolerance) for v in values
         ):
             continue
-        doc = load_yaml(path)
         span = doc.spans.get(("validations", v_index, "acceptance", index, "value"))
         if span is None:
             continue
         by_file[file].append((*span, value))
         changes.append(
-            RuleChange(path, name, threshold.id, threshold.metric, threshold.value, value, why)
+            RuleChange(
+                root / file, entry.name, threshold.id, threshold.metric, threshold.value, value, why
+            )
         )
     if write:
         for file, edits in by_file.items():

@@ -238,11 +238,16 @@ class LibreLaneValidation(ValidationBase):
     )
 
 
-def _kind_tag(value: Any) -> str | None:
-    if isinstance(value, dict):
-        kind = value.get("kind", "command")
-        return kind if kind in KINDS else None
-    return getattr(value, "kind", None)
+def _tag_by_kind(kinds: tuple[str, ...]) -> Any:
+    """The union tag of an entry: its ``kind`` (default ``command``), None when not in ``kinds``."""
+
+    def tag(value: Any) -> str | None:
+        if isinstance(value, dict):
+            kind = value.get("kind", "command")
+            return kind if kind in kinds else None
+        return getattr(value, "kind", None)
+
+    return tag
 
 
 KINDS = ("command", "innovus", "librelane")
@@ -252,52 +257,44 @@ Validation = Annotated[
     | Annotated[InnovusValidation, Tag("innovus")]
     | Annotated[LibreLaneValidation, Tag("librelane")],
     Discriminator(
-        _kind_tag,
+        _tag_by_kind(KINDS),
         custom_error_type="validation_kind",
         custom_error_message="'kind' must be one of command, innovus, librelane",
     ),
 ]
 
 
-class CommandGate(CommandValidation):
-    """A gate that runs a command: a tool on PATH, its version, a licence variable set."""
-
+class _Required(StrictModel):
     required: bool = Field(False, description="when it fails, the file's validations skip")
 
 
-class NodeGate(ValidationBase):
+class CommandGate(CommandValidation, _Required):
+    """A gate that runs a command: a tool on PATH, its version, a licence variable set."""
+
+
+class NodeGate(ValidationBase, _Required):
     """A gate that a node of the inventory is reachable and passes its preflight."""
 
     kind: Literal["node"]
     node: str = Field(min_length=1, description="a node of the inventory")
-    required: bool = Field(False, description="when it fails, the file's validations skip")
 
 
-class PythonGate(ValidationBase):
+class PythonGate(ValidationBase, _Required):
     """A gate decided by a check that a plugin provides (hook ``pytest_spilot_gate_checks``)."""
 
     kind: Literal["python"]
     check: Name = Field(description="the check's name")
     args: dict[str, Any] = Field(default_factory=dict, description="passed to the check")
-    required: bool = Field(False, description="when it fails, the file's validations skip")
 
 
 GATE_KINDS = ("command", "node", "python")
-
-
-def _gate_tag(value: Any) -> str | None:
-    if isinstance(value, dict):
-        kind = value.get("kind", "command")
-        return kind if kind in GATE_KINDS else None
-    return getattr(value, "kind", None)
-
 
 Gate = Annotated[
     Annotated[CommandGate, Tag("command")]
     | Annotated[NodeGate, Tag("node")]
     | Annotated[PythonGate, Tag("python")],
     Discriminator(
-        _gate_tag,
+        _tag_by_kind(GATE_KINDS),
         custom_error_type="validation_kind",
         custom_error_message="a gate's 'kind' must be one of command, node, python",
     ),
