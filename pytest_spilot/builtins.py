@@ -20,6 +20,7 @@ from pytest_spilot.runners.base import ValidationRunner
 from pytest_spilot.runners.command import CommandRunner
 from pytest_spilot.runners.innovus import InnovusRunner
 from pytest_spilot.runners.librelane import LibreLaneRunner
+from pytest_spilot.runners.migration_gate import MigrationGateRunner
 from pytest_spilot.runners.node_gate import NodeGateRunner
 from pytest_spilot.runners.python_gate import PythonGateRunner
 
@@ -44,6 +45,7 @@ def pytest_spilot_runners() -> list[ValidationRunner]:
         LibreLaneRunner(),
         NodeGateRunner(),
         PythonGateRunner(),
+        MigrationGateRunner(),
     ]
 
 

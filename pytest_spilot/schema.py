@@ -8,6 +8,7 @@ from pydantic import BaseModel
 
 from pytest_spilot.innovus.contracts import SkillContract
 from pytest_spilot.innovus.design import StandinDesign
+from pytest_spilot.innovus.evidence import EvidenceMatrix
 from pytest_spilot.innovus.protocol import Ack, Request
 from pytest_spilot.plan.model import ValidationFile
 from pytest_spilot.remote.inventory import Inventory
@@ -23,6 +24,7 @@ FORMATS: dict[str, type[BaseModel]] = {
     "skill": SkillContract,
     "design": StandinDesign,
     "nodes": Inventory,
+    "evidence": EvidenceMatrix,
 }
 
 

@@ -13,6 +13,7 @@ from pydantic import (
     Field,
     Tag,
     ValidationError,
+    field_validator,
     model_validator,
 )
 
@@ -287,16 +288,48 @@ class PythonGate(ValidationBase, _Required):
     args: dict[str, Any] = Field(default_factory=dict, description="passed to the check")
 
 
-GATE_KINDS = ("command", "node", "python")
+class MigrationGate(ValidationBase, _Required):
+    """The Innovus migration checklist against a target backend, rolled into ready/blocked.
+
+    See innovus.md, "Migration gates": tool, submitter, licence variables, ready in time,
+    heartbeat, no-op PASS, traversal refused, every skill's contract, parity with ``reference``.
+    """
+
+    kind: Literal["migration"]
+    target: Literal["pseudo", "tcl", "real"] | None = Field(
+        None, description="the backend judged (default: --spilot-backend, else the configured one)"
+    )
+    reference: Literal["pseudo", "tcl", "real"] = Field(
+        "pseudo", description="the backend parity is judged against"
+    )
+    design: str | None = Field(None, description="a design the skills run on, relative to the file")
+    top: str | None = Field(None, description="the design's top cell (restoreDesign needs it)")
+    version: str | None = Field(
+        None, description="a regular expression the tool's version output must match"
+    )
+
+    @field_validator("version")
+    @classmethod
+    def _compiles(cls, value: str | None) -> str | None:
+        if value is not None:
+            try:
+                re.compile(value)
+            except re.error as exc:
+                raise ValueError(f"not a regular expression: {exc}") from None
+        return value
+
+
+GATE_KINDS = ("command", "node", "python", "migration")
 
 Gate = Annotated[
     Annotated[CommandGate, Tag("command")]
     | Annotated[NodeGate, Tag("node")]
-    | Annotated[PythonGate, Tag("python")],
+    | Annotated[PythonGate, Tag("python")]
+    | Annotated[MigrationGate, Tag("migration")],
     Discriminator(
         _tag_by_kind(GATE_KINDS),
         custom_error_type="validation_kind",
-        custom_error_message="a gate's 'kind' must be one of command, node, python",
+        custom_error_message="a gate's 'kind' must be one of command, node, python, migration",
     ),
 ]
 

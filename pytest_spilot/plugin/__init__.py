@@ -81,6 +81,11 @@ def pytest_addoption(parser: pytest.Parser) -> None:
         "'regressions:' in a validation file sets it per metric)",
     )
     group.addoption(
+        "--spilot-evidence",
+        metavar="PATH",
+        help="write the evidence matrix of the run's migration gates (kind: migration) as JSON",
+    )
+    group.addoption(
         "--spilot-runs", metavar="DIR", help="root of the run directories (default: .spilot/runs)"
     )
     group.addoption(
@@ -183,7 +188,10 @@ def pytest_configure(config: pytest.Config) -> None:
     config.stash[RELEASE_KEY] = release
     config.pluginmanager.register(PlanFileErrors(), "spilot-plan-file-errors")
     if not hasattr(config, "workerinput"):
-        config.pluginmanager.register(ReleaseReporter(settings), "spilot-reporter")
+        evidence = config.getoption("spilot_evidence")
+        config.pluginmanager.register(
+            ReleaseReporter(settings, Path(evidence) if evidence else None), "spilot-reporter"
+        )
 
 
 def pytest_unconfigure(config: pytest.Config) -> None:

@@ -7,6 +7,9 @@ from typing import Any
 
 import pytest
 
+from pytest_spilot.atomic import write_atomic
+from pytest_spilot.errors import SpilotError
+from pytest_spilot.innovus.evidence import COMPATIBILITY_FILE, EvidenceMatrix, evidence_matrix
 from pytest_spilot.librelane.progress import read_progress
 from pytest_spilot.reporting.table import ReleaseTable
 from pytest_spilot.settings import Settings
@@ -15,10 +18,14 @@ from pytest_spilot.settings import Settings
 class ReleaseReporter:
     """Registered on the controller only: workers' reports reach it with their properties."""
 
-    def __init__(self, settings: Settings) -> None:
+    def __init__(self, settings: Settings, evidence: Path | None = None) -> None:
         self.settings = settings
         self.table = ReleaseTable()
         self.flows: dict[str, str] = {}  # validation -> where its LibreLane run got to
+        self.evidence = evidence
+        self.compatibility: dict[str, Path] = {}  # migration gate -> its compatibility.json
+        self.matrix: EvidenceMatrix | None = None
+        self.evidence_error = ""
 
     @pytest.hookimpl
     def pytest_runtest_logreport(self, report: pytest.TestReport) -> None:
@@ -32,9 +39,39 @@ class ReleaseReporter:
                 progress = read_progress(Path(str(props["run_dir"])) / "librelane")
                 if progress:
                     self.flows[str(props["validation"])] = progress[-1].line()
+            for name, value in report.user_properties:
+                if name == "artifact" and Path(str(value)).name == COMPATIBILITY_FILE:
+                    self.compatibility[str(props["validation"])] = Path(str(value))
+
+    @pytest.hookimpl
+    def pytest_sessionfinish(self, session: pytest.Session) -> None:
+        if self.evidence is None:
+            return
+        try:
+            self.matrix = evidence_matrix(
+                self.settings.version, [self.compatibility[k] for k in sorted(self.compatibility)]
+            )
+        except SpilotError as exc:
+            self.evidence_error = str(exc)
+            session.exitstatus = pytest.ExitCode.TESTS_FAILED  # a lost result fails the run
+            return
+        self.evidence.parent.mkdir(parents=True, exist_ok=True)
+        write_atomic(self.evidence, self.matrix.model_dump_json(indent=2))
 
     @pytest.hookimpl
     def pytest_terminal_summary(self, terminalreporter: Any) -> None:
+        if self.evidence_error:
+            terminalreporter.write_line(f"spilot evidence: not written: {self.evidence_error}")
+        elif self.matrix is not None:
+            gates = len(self.matrix.gates)
+            terminalreporter.write_line(
+                f"spilot evidence: {self.evidence} ({self.matrix.status}; {gates} migration gates"
+                + (
+                    "; none ran: select them with -m gate and a 'kind: migration' gate)"
+                    if not gates
+                    else ")"
+                )
+            )
         if not self.table.rows:
             return
         terminalreporter.write_sep("=", f"spilot release {self.settings.version}")
