@@ -10,7 +10,7 @@ from datetime import UTC, datetime
 from pathlib import Path
 from typing import Literal
 
-from pydantic import BaseModel, ConfigDict, Field
+from pydantic import BaseModel, ConfigDict, Field, ValidationError
 
 from pytest_spilot.errors import SpilotError
 
@@ -91,9 +91,10 @@ def evidence_matrix(version: str, gates: list[Path]) -> EvidenceMatrix:
     for path in gates:
         try:
             judged.append(CompatibilityGate.model_validate_json(path.read_bytes()))
-        except (OSError, ValueError) as exc:
+        except (OSError, ValidationError) as exc:
+            why = exc.errors()[0]["msg"] if isinstance(exc, ValidationError) else exc.strerror
             raise SpilotError(
-                f"{path}: a migration gate's result cannot be read ({exc}); run the gate again "
+                f"{path}: a migration gate's result cannot be read ({why}); run the gate again "
                 "(pytest -m gate) to rewrite it"
             ) from None
     return EvidenceMatrix(

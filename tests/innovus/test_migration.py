@@ -1,0 +1,201 @@
+"""Migration gates: each claim of the checklist judged on a real session, rolled into a verdict.
+
+There is no Innovus binary here: the ``real`` target runs the Tcl stand-in as its binary, and a
+"missing binary" is a path that does not exist — which is exactly what a site without its
+Innovus install looks like.
+"""
+
+from __future__ import annotations
+
+import shutil
+from pathlib import Path
+
+import pytest
+from innovus_kit import BACKENDS, DESIGNS, FAST, REPO, require
+
+from pytest_spilot.errors import SpilotError
+from pytest_spilot.innovus.contracts import find_skills
+from pytest_spilot.innovus.evidence import (
+    CompatibilityGate,
+    evidence_matrix,
+    file_digest,
+)
+from pytest_spilot.innovus.migration import ISSUE_CODES, MigrationCheck
+from pytest_spilot.innovus.session import InnovusSession
+from pytest_spilot.launchers.local import LocalLauncher
+from pytest_spilot.launchers.template import COMMAND, TemplateLauncher
+from pytest_spilot.siteconfig import InnovusConfig
+
+STANDIN = REPO / "tcl" / "standin" / "innovus.tcl"
+LICENCES = ("CDS_LIC_FILE", "LM_LICENSE_FILE")
+
+
+def judge(
+    tmp_path: Path,
+    target: str,
+    *,
+    skill_dirs: list[Path] | None = None,
+    version: str | None = None,
+    launchers: dict | None = None,
+    **config: object,
+) -> CompatibilityGate:
+    cfg = InnovusConfig(**{**FAST, **config})
+    launchers = launchers or {"local": LocalLauncher()}
+    opened: list[InnovusSession] = []
+
+    def open_session(backend: str) -> InnovusSession:
+        session = InnovusSession(
+            cfg,
+            BACKENDS,
+            launchers,
+            tmp_path / "sessions",
+            backend=backend,
+            worker=backend,
+            skill_dirs=skill_dirs,
+        )
+        opened.append(session)
+        return session
+
+    gate = MigrationCheck(
+        gate="innovus_migration",
+        config=cfg,
+        launchers=launchers,
+        open_session=open_session,
+        target=target,
+        design=DESIGNS / "clean.json",
+        top="counter",
+        version=version,
+        skill_dirs=skill_dirs or [],
+    ).judge()
+    for session in opened:
+        assert session._current is None, "a migration check left a session running"
+    return gate
+
+
+def verdicts(gate: CompatibilityGate) -> dict[str, str]:
+    return {c.claim: c.verdict for c in gate.claims}
+
+
+def test_tcl_target_is_ready_with_every_claim_and_its_inputs(tmp_path: Path) -> None:
+    tclsh = require("tclsh", "tcl")
+    gate = judge(tmp_path, "tcl")
+    assert (gate.status, gate.blocking_issue_codes) == ("ready", []), gate.summary()
+    assert not gate.rollback.required
+    skills = sorted(find_skills([]))
+    expected = {
+        *(c for c in ISSUE_CODES if c not in ("skill_contract", "parity")),
+        *(f"skill_contract:{s}" for s in skills),
+        *(f"parity:{s}" for s in skills),
+    }
+    assert verdicts(gate) == dict.fromkeys(expected, "pass")
+    claims = {c.claim: c for c in gate.claims}
+    assert claims["tool_on_path"].inputs == {"tool": file_digest(Path(tclsh))}
+    design = file_digest(DESIGNS / "clean.json")
+    assert claims["skill_contract:summary_health"].inputs["design"] == design
+    assert claims["parity:drc_health"].inputs["tcl"] == claims["parity:drc_health"].inputs["pseudo"]
+    assert all(v.startswith("sha256:") for c in gate.claims for v in c.inputs.values())
+
+
+def test_missing_binary_is_blocked_and_nothing_is_started(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    for name in LICENCES:
+        monkeypatch.delenv(name, raising=False)
+    gate = judge(tmp_path, "real", binary="/nonexistent/innovus")
+    assert gate.status == "blocked"
+    assert gate.blocking_issue_codes == ["LICENSE_ENV_UNSET", "TOOL_MISSING"]
+    # A missing install is fixed in the environment; nothing to roll back.
+    assert gate.rollback.model_dump() == {"required": False, "trigger_codes": []}
+    seen = verdicts(gate)
+    assert seen["tool_on_path"] == seen["licence_variables"] == "fail"
+    for claim in ("tool_version", "session_ready", "noop_acked_pass", "parity"):
+        assert seen[claim] == "insufficient_evidence", claim
+    assert not (tmp_path / "sessions").exists()
+    assert "TOOL_MISSING" in gate.summary() and "/nonexistent/innovus" in gate.summary()
+
+
+def test_real_backend_on_the_standin_with_licences_is_ready(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    require("tclsh", "tcl")
+    for name in LICENCES:
+        monkeypatch.setenv(name, "5280@licence-server")
+    gate = judge(tmp_path, "real", binary=f"tclsh {STANDIN}", version=r"Innovus v21\.")
+    assert gate.status == "ready", gate.summary()
+    claims = {c.claim: c for c in gate.claims}
+    assert "Innovus v21" in claims["tool_version"].detail
+    assert "licence-server" not in claims["licence_variables"].model_dump_json()
+
+
+def test_version_mismatch_blocks_without_rollback(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    require("tclsh", "tcl")
+    for name in LICENCES:
+        monkeypatch.setenv(name, "5280@licence-server")
+    gate = judge(tmp_path, "real", binary=f"tclsh {STANDIN}", version=r"Innovus v23\.")
+    assert gate.blocking_issue_codes == ["TOOL_VERSION_MISMATCH"]
+    assert not gate.rollback.required
+
+
+def test_session_that_never_becomes_ready_triggers_rollback(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    for name in LICENCES:
+        monkeypatch.setenv(name, "5280@licence-server")
+    gate = judge(tmp_path, "real", binary="false")  # on PATH, exits at once
+    assert gate.blocking_issue_codes == ["SESSION_NOT_READY", "TOOL_VERSION_MISMATCH"]
+    assert gate.rollback.model_dump() == {"required": True, "trigger_codes": ["SESSION_NOT_READY"]}
+    seen = verdicts(gate)
+    assert seen["heartbeat_advances"] == seen["traversal_refused"] == "insufficient_evidence"
+
+
+def test_missing_submitter_blocks(tmp_path: Path) -> None:
+    require("tclsh", "tcl")
+    queue = TemplateLauncher(name="dsub", template=["no-such-dsub", "-I", COMMAND])
+    gate = judge(tmp_path, "tcl", launcher="dsub", launchers={"dsub": queue})
+    assert verdicts(gate)["submitter_on_path"] == "fail"
+    assert "SUBMITTER_MISSING" in gate.blocking_issue_codes
+
+
+def test_skill_that_breaks_its_contract_blocks_with_rollback(tmp_path: Path) -> None:
+    """The pseudo backend answers from the contract; the Tcl skill writes nothing."""
+    require("tclsh", "tcl")
+    site = tmp_path / "site_skills"
+    site.mkdir()
+    (site / "thin.tcl").write_text("# promises a report, writes none\n")
+    (site / "thin.yaml").write_text("name: thin\nreports: [thin.rpt]\n")
+    gate = judge(tmp_path, "tcl", skill_dirs=[site])
+    assert gate.blocking_issue_codes == ["PARITY_MISMATCH", "SKILL_CONTRACT_BROKEN"]
+    assert gate.rollback.required
+    assert gate.rollback.trigger_codes == ["PARITY_MISMATCH", "SKILL_CONTRACT_BROKEN"]
+    failed = {c.claim for c in gate.claims if c.verdict == "fail"}
+    assert failed == {"skill_contract:thin", "parity:thin"}
+    contract = next(c for c in gate.claims if c.claim == "skill_contract:thin")
+    assert "thin.rpt" in contract.detail
+
+
+def test_evidence_matrix_of_gates(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    for name in LICENCES:
+        monkeypatch.delenv(name, raising=False)
+    blocked = judge(tmp_path, "real", binary="/nonexistent/innovus")
+    ready = blocked.model_copy(update={"status": "ready", "blocking_issue_codes": []})
+    files = []
+    for name, gate in (("a", ready), ("b", blocked)):
+        files.append(tmp_path / f"{name}.json")
+        files[-1].write_text(gate.model_dump_json())
+    assert evidence_matrix("2.1", files[:1]).status == "ready"
+    matrix = evidence_matrix("2.1", files)
+    assert (matrix.version, matrix.status, len(matrix.gates)) == ("2.1", "blocked", 2)
+    assert evidence_matrix("2.1", []).status == "blocked", "no gate is no evidence"
+    files[0].write_text("{not json")
+    with pytest.raises(SpilotError, match=r"a\.json.*run the gate again"):
+        evidence_matrix("2.1", files)
+
+
+def test_tool_not_on_path_names_it(tmp_path: Path) -> None:
+    if shutil.which("innovus"):
+        pytest.skip("an innovus binary is on PATH here")
+    gate = judge(tmp_path, "real")
+    tool = next(c for c in gate.claims if c.claim == "tool_on_path")
+    assert (tool.verdict, tool.detail) == ("fail", "innovus: not on PATH")
