@@ -1,4 +1,4 @@
-"""Run every benchmark (overhead, scaling, collection, session, log, remote) and print all lines."""
+"""Run every benchmark (overhead, scaling, collection, session, log, remote, migration)."""
 
 from __future__ import annotations
 
@@ -6,6 +6,7 @@ import sys
 
 import bench_collection
 import bench_logfollow
+import bench_migration
 import bench_overhead
 import bench_remote
 import bench_scaling
@@ -19,6 +20,7 @@ BENCHES = (
     bench_session,
     bench_logfollow,
     bench_remote,
+    bench_migration,
 )
 
 

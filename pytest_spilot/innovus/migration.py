@@ -114,8 +114,7 @@ class MigrationCheck:
         self.claims = []
         self.started = datetime.now(UTC)
         self._environment(self._tool())
-        target_answers = self._target_session(environment_ok=self._holds("tool_on_path"))
-        self._parity(target_answers)
+        self._target_session(environment_ok=self._holds("tool_on_path"))
         return self._verdict()
 
     # -- environment -------------------------------------------------------------------------
@@ -213,12 +212,14 @@ class MigrationCheck:
 
     # -- the session -------------------------------------------------------------------------
 
-    def _target_session(self, environment_ok: bool) -> dict[str, _Answer] | None:
+    def _target_session(self, environment_ok: bool) -> None:
+        """Every claim judged on a session of the target (parity too, while it runs)."""
         session_claims = ("session_ready", "heartbeat_advances", "noop_acked_pass")
         if not environment_ok:
             for claim in (*session_claims, "traversal_refused", "skill_contract"):
                 self._add(claim, "insufficient_evidence", "the tool is not on PATH")
-            return None
+            self._parity(None)
+            return
         session = self.open_session(self.target)
         try:
             start = time.monotonic()
@@ -228,7 +229,8 @@ class MigrationCheck:
                 self._add("session_ready", "fail", str(exc).splitlines()[0][:400], self._boot())
                 for claim in (*session_claims[1:], "traversal_refused", "skill_contract"):
                     self._add(claim, "insufficient_evidence", "the session never became ready")
-                return None
+                self._parity(None)
+                return
             self._add(
                 "session_ready",
                 "pass",
@@ -236,7 +238,8 @@ class MigrationCheck:
                 f"(ready_timeout_s {self.config.ready_timeout_s:g})",
                 self._boot(),
             )
-            self._heartbeat(supervisor)
+            # The heartbeat is watched while the requests run, not waited for up front.
+            beat = _stamp(supervisor.dir.file("heartbeat")), time.monotonic()
             noop = supervisor.submit(skill_script("noop"), {})
             noop_script = self._skills().get("noop")
             self._add(
@@ -254,17 +257,18 @@ class MigrationCheck:
             )
             answers = dict(self._answers(session))
             self._contracts(answers)
-            return answers
+            self._parity(answers)  # while the target session lives: its heartbeat goes on
+            self._heartbeat(supervisor, *beat)
         finally:
             session.close()
 
     def _boot(self) -> dict[str, str]:
         return _digests({"bootstrap.tcl": TCL_DIR / "bootstrap.tcl"})
 
-    def _heartbeat(self, supervisor: QueueSupervisor) -> None:
+    def _heartbeat(
+        self, supervisor: QueueSupervisor, first: tuple[int, int] | None, begun: float
+    ) -> None:
         path = supervisor.dir.file("heartbeat")
-        first = _stamp(path)
-        begun = time.monotonic()
         deadline = begun + 3 * self.config.heartbeat_interval_s + 1.0
         while time.monotonic() < deadline:
             if _stamp(path) not in (None, first):
@@ -398,6 +402,8 @@ class MigrationCheck:
         return any(c.claim == claim and c.verdict == "pass" for c in self.claims)
 
     def _verdict(self) -> CompatibilityGate:
+        order = list(ISSUE_CODES)
+        self.claims.sort(key=lambda c: order.index(c.claim.split(":", 1)[0]))  # checklist order
         codes = sorted({c.code for c in self.claims if c.verdict == "fail"})
         if not codes and any(c.verdict == "insufficient_evidence" for c in self.claims):
             codes = [INSUFFICIENT]
