@@ -114,35 +114,32 @@ def test_missing_binary_is_blocked_and_nothing_is_started(
     assert "TOOL_MISSING" in gate.summary() and "/nonexistent/innovus" in gate.summary()
 
 
-def test_real_backend_on_the_standin_with_licences_is_ready(
-    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
-) -> None:
-    require("tclsh", "tcl")
+@pytest.fixture
+def licensed(monkeypatch: pytest.MonkeyPatch) -> None:
+    """Licence variables as a site sets them (no licence server exists here: nothing reads them)."""
     for name in LICENCES:
         monkeypatch.setenv(name, "5280@licence-server")
-    gate = judge(tmp_path, "real", binary=f"tclsh {STANDIN}", version=r"Innovus v21\.")
-    assert gate.status == "ready", gate.summary()
+
+
+@pytest.mark.usefixtures("licensed")
+@pytest.mark.parametrize(
+    ("version", "codes"), [(r"Innovus v21\.", []), (r"Innovus v23\.", ["TOOL_VERSION_MISMATCH"])]
+)
+def test_real_backend_on_the_standin(tmp_path: Path, version: str, codes: list[str]) -> None:
+    """The real backend's command line, with the stand-in as the binary; a version pin holds
+    or blocks, and a wrong version is fixed by installing the right one, not by a rollback."""
+    require("tclsh", "tcl")
+    gate = judge(tmp_path, "real", binary=f"tclsh {STANDIN}", version=version)
+    assert gate.blocking_issue_codes == codes, gate.summary()
+    assert gate.status == ("blocked" if codes else "ready")
+    assert not gate.rollback.required
     claims = {c.claim: c for c in gate.claims}
     assert "Innovus v21" in claims["tool_version"].detail
     assert "licence-server" not in claims["licence_variables"].model_dump_json()
 
 
-def test_version_mismatch_blocks_without_rollback(
-    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
-) -> None:
-    require("tclsh", "tcl")
-    for name in LICENCES:
-        monkeypatch.setenv(name, "5280@licence-server")
-    gate = judge(tmp_path, "real", binary=f"tclsh {STANDIN}", version=r"Innovus v23\.")
-    assert gate.blocking_issue_codes == ["TOOL_VERSION_MISMATCH"]
-    assert not gate.rollback.required
-
-
-def test_session_that_never_becomes_ready_triggers_rollback(
-    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
-) -> None:
-    for name in LICENCES:
-        monkeypatch.setenv(name, "5280@licence-server")
+@pytest.mark.usefixtures("licensed")
+def test_session_that_never_becomes_ready_triggers_rollback(tmp_path: Path) -> None:
     gate = judge(tmp_path, "real", binary="false")  # on PATH, exits at once
     assert gate.blocking_issue_codes == ["SESSION_NOT_READY", "TOOL_VERSION_MISMATCH"]
     assert gate.rollback.model_dump() == {"required": True, "trigger_codes": ["SESSION_NOT_READY"]}
