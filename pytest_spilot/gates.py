@@ -49,10 +49,14 @@ class GateBoard:
         self.root = root
         self.folder = root / run_id
 
+    def decided(self, key: str) -> bool:
+        """Whether the gate's record is on the board already (reading it will not wait)."""
+        return self._path(key).is_file()
+
     def record(self, key: str, evaluate: Callable[[], RunRecord]) -> tuple[RunRecord, bool]:
         """The gate's record and whether this call evaluated it (False: read from the board)."""
-        name = hashlib.sha1(key.encode()).hexdigest()[:16]
-        path = self.folder / f"{name}.json"
+        path = self._path(key)
+        name = path.stem
         if not self.folder.is_dir():
             self.folder.mkdir(parents=True, exist_ok=True)
             _remove_stale(self.root, keep=self.folder)
@@ -62,6 +66,9 @@ class GateBoard:
             record = evaluate()
             write_atomic(path, record.model_dump_json())
             return record, True
+
+    def _path(self, key: str) -> Path:
+        return self.folder / f"{hashlib.sha1(key.encode()).hexdigest()[:16]}.json"
 
 
 def _remove_stale(root: Path, keep: Path) -> None:

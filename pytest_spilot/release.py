@@ -66,6 +66,15 @@ class Release:
         others get its record.
         """
         if validation.is_gate and self.gates is not None:
+            if (
+                validation.spec.kind == "migration"
+                and self.innovus is not None
+                and not self.gates.decided(validation.key)
+            ):
+                # A migration gate starts sessions of its own, under the same licence slots:
+                # a session this process holds while it evaluates, or waits for, the gate
+                # could take the last slot from it (and deadlock across workers).
+                self.innovus.close()
             return self.gates.record(validation.key, lambda: self._run(validation))[0]
         return self._run(validation)
 

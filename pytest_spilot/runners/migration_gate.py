@@ -41,7 +41,9 @@ class MigrationGateRunner:
                 sessions,
                 backend=backend,
                 worker=backend,
-                licenses=pool.licenses,
+                # Only the target holds a licence slot: the reference (pseudo by default) runs
+                # beside it and would otherwise need a second slot of the same cap.
+                licenses=pool.licenses if backend == target else None,
                 skill_dirs=pool.skill_dirs,
             )
 

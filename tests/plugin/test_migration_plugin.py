@@ -104,3 +104,16 @@ def test_missing_binary_blocks_and_skips_the_validations(pytester: pytest.Pytest
     verdicts = {c["claim"]: c["verdict"] for c in gate["claims"]}
     assert verdicts["session_ready"] == "insufficient_evidence"
     assert result.ret == pytest.ExitCode.TESTS_FAILED
+
+
+def test_migration_gate_under_one_licence_after_a_session(pytester: pytest.Pytester) -> None:
+    """With one licence slot, a worker that already holds a session must not wait on itself
+    when it reaches a migration gate (it would, for ever: the slot is a file lock)."""
+    if not shutil.which("tclsh"):
+        pytest.skip("tclsh is not installed (apt-get install -y tcl)")
+    ungated = PLAN.partition("gates:")[0]
+    pytester.makefile(".yaml", **{"validations/a_block": ungated, "validations/b_gated": PLAN})
+    result = pytester.runpytest_subprocess(
+        "-p", "no:randomly", "--spilot-backend=tcl", "--spilot-innovus-licenses=1", timeout=120
+    )
+    result.assert_outcomes(passed=5)
