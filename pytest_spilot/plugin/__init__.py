@@ -310,6 +310,7 @@ def pytest_collection_modifyitems(
     if release.innovus is not None:
         innovus = release.innovus
         where["innovus"] = f"innovus:{innovus.backend_name} via {innovus.config.launcher}"
+        where["migration"] = f"innovus:{innovus.backend_name}"  # unless target: says otherwise
     if release.librelane is not None:
         flows = release.librelane
         where["librelane"] = f"librelane:{flows.backend_name} via {flows.config.launcher}"

@@ -21,7 +21,7 @@ def _command(validation: PlannedValidation) -> str:
         return shlex.join(run)
     return " ".join(
         f"{k}={getattr(spec, k)}"
-        for k in ("skill", "design", "pdk", "preset")
+        for k in ("skill", "target", "reference", "design", "pdk", "preset", "node", "check")
         if getattr(spec, k, None)
     )
 
@@ -48,7 +48,7 @@ def render_plan(
             else f"{spec.location} [unknown location]"
         )
         where = where_by_kind.get(spec.kind, placed)
-        role = "gate" if v.is_gate else spec.kind
+        role = f"{spec.kind} gate" if v.is_gate else spec.kind
         lines.append(f"{v.key}  {role} @ {where}  timeout {spec.timeout_s:g}s{known}")
         lines.append(f"    run: {_command(v)}")
         launcher = registry.launchers.get(spec.location)
