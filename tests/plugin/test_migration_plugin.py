@@ -117,3 +117,16 @@ def test_migration_gate_under_one_licence_after_a_session(pytester: pytest.Pytes
         "-p", "no:randomly", "--spilot-backend=tcl", "--spilot-innovus-licenses=1", timeout=120
     )
     result.assert_outcomes(passed=5)
+
+
+def test_plan_shows_the_migration_gate_and_starts_nothing(pytester: pytest.Pytester) -> None:
+    targeted = PLAN.replace("    top:", "    target: real\n    top:")
+    pytester.makefile(".yaml", **{"validations/innovus": targeted})
+    result = pytester.runpytest_subprocess("--spilot-plan", "--spilot-backend=pseudo")
+    result.stdout.fnmatch_lines(
+        [
+            "*::innovus_migration  migration gate @ innovus:pseudo  timeout*",
+            "    run: target=real reference=pseudo design=*clean.json",
+        ]
+    )
+    assert not (pytester.path / ".spilot" / "runs").exists()
