@@ -189,6 +189,14 @@ class SlurmCluster:
             raise RuntimeError(f"squeue failed ({result.returncode}): {result.stderr.strip()}")
         return result.stdout.split()
 
+    def settled_queue(self, timeout_s: float = 5.0) -> list[str]:
+        """Ids still queued once jobs that just ended have left COMPLETING (Slurm reports a
+        job's end to the controller after srun has already returned)."""
+        deadline = time.monotonic() + timeout_s
+        while (ids := self.squeue_ids()) and time.monotonic() < deadline:
+            time.sleep(0.1)
+        return ids
+
     def leftover_processes(self) -> list[tuple[int, str]]:
         """Processes started by this cluster that are still alive (daemons, slurmstepd)."""
         if not self.env:

@@ -54,7 +54,7 @@ def test_srun_launcher_keeps_exit_code_output_and_job_id(
     assert result.exit_code == 3 and result.job_id and result.job_id.isdigit()
     assert f"in {result.job_id}\n" in log.read_text()
     assert "Exited with exit code 3" in log.read_text()  # srun's own line, in the same log
-    assert slurm_env.squeue_ids() == []
+    assert slurm_env.settled_queue() == []
 
 
 def test_validations_through_srun(pytester: pytest.Pytester, slurm_env: SlurmCluster) -> None:
