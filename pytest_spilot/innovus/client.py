@@ -137,15 +137,9 @@ class QueueSupervisor:
         code = self._exit_code()
         if code is not None:
             return Health.EXITED if code == 0 else Health.CRASHED
-        try:
-            st = self.dir.file("heartbeat").stat()
-        except FileNotFoundError:
-            beat = None
-        else:
-            beat = (st.st_ino, st.st_mtime_ns)
+        beat = self.dir.heartbeat_stamp()
         now = time.monotonic()
         if beat != self._beat:
-            # Change, not the timestamp inside, counts: immune to clock skew across hosts.
             self._beat, self._beat_seen = beat, now
         if beat is None and self.ready is None:
             return Health.NO_HEARTBEAT

@@ -89,7 +89,8 @@ class _Answer:
 
     reports: list[str] = field(default_factory=list)
     metrics: list[str] = field(default_factory=list)
-    error: str = ""
+    error: str = ""  # the skill ran and failed
+    not_run: str = ""  # the skill could not be run (no design): nothing to judge
     inputs: dict[str, str] = field(default_factory=dict)
 
 
@@ -107,12 +108,18 @@ class MigrationCheck:
     top: str | None = None
     version: str | None = None  # a regex the tool's version line must match
     skill_dirs: list[Path] = field(default_factory=list)
-    claims: list[Claim] = field(default_factory=list)
-    started: datetime = field(default_factory=lambda: datetime.now(UTC))
+    claims: list[Claim] = field(init=False, default_factory=list)
+    started: datetime = field(init=False, default_factory=lambda: datetime.now(UTC))
+    skills: dict[str, Path] = field(init=False, default_factory=dict)  # restore_design first
+    design_inputs: dict[str, str] = field(init=False, default_factory=dict)
 
     def judge(self) -> CompatibilityGate:
         self.claims = []
         self.started = datetime.now(UTC)
+        found = find_skills(self.skill_dirs)
+        order = sorted(found, key=lambda name: (name != RESTORE_SKILL, name))
+        self.skills = {name: found[name] for name in order}
+        self.design_inputs = _digests({"design": self.design}) if self.design else {}
         self._environment(self._tool())
         self._target_session(environment_ok=self._holds("tool_on_path"))
         return self._verdict()
@@ -239,9 +246,9 @@ class MigrationCheck:
                 self._boot(),
             )
             # The heartbeat is watched while the requests run, not waited for up front.
-            beat = _stamp(supervisor.dir.file("heartbeat")), time.monotonic()
+            beat = supervisor.dir.heartbeat_stamp(), time.monotonic()
             noop = supervisor.submit(skill_script("noop"), {})
-            noop_script = self._skills().get("noop")
+            noop_script = self.skills.get("noop")
             self._add(
                 "noop_acked_pass",
                 "pass" if noop.passed else "fail",
@@ -271,7 +278,7 @@ class MigrationCheck:
         path = supervisor.dir.file("heartbeat")
         deadline = begun + 3 * self.config.heartbeat_interval_s + 1.0
         while time.monotonic() < deadline:
-            if _stamp(path) not in (None, first):
+            if supervisor.dir.heartbeat_stamp() not in (None, first):
                 self._add(
                     "heartbeat_advances",
                     "pass",
@@ -287,28 +294,22 @@ class MigrationCheck:
             f"({self.config.heartbeat_interval_s:g} s)",
         )
 
-    def _skills(self) -> dict[str, Path]:
-        skills = find_skills(self.skill_dirs)
-        order = [RESTORE_SKILL] if RESTORE_SKILL in skills else []
-        order += sorted(n for n in skills if n != RESTORE_SKILL)
-        return {name: skills[name] for name in order}
-
     def _answers(self, session: InnovusSession) -> Iterator[tuple[str, _Answer]]:
         """Each skill run once, the design restored first (skills read the open design)."""
         restored = False
-        for name, script in self._skills().items():
+        for name, script in self.skills.items():
             contract = contract_for(script)
             inputs = _digests({"script": script, "contract": script.with_suffix(".yaml")})
             args: dict[str, object] = {}
             if contract.requires_design or name == RESTORE_SKILL:
                 if self.design is None or not self.top:
-                    yield name, _Answer(error="no design: give design and top", inputs=inputs)
+                    yield name, _Answer(not_run="no design: give design and top", inputs=inputs)
                     continue
-                inputs.update(_digests({"design": self.design}))
+                inputs.update(self.design_inputs)
                 if name == RESTORE_SKILL:
                     args = {"design": str(self.design), "top": self.top}
                 elif not restored:
-                    yield name, _Answer(error="the design was not restored", inputs=inputs)
+                    yield name, _Answer(not_run="the design was not restored", inputs=inputs)
                     continue
             result = session.run_skill(name, args)
             if name == RESTORE_SKILL:
@@ -325,10 +326,10 @@ class MigrationCheck:
 
     def _contracts(self, answers: dict[str, _Answer]) -> None:
         for name, answer in answers.items():
-            contract = contract_for(self._skills()[name])
+            contract = contract_for(self.skills[name])
             claim = f"skill_contract:{name}"
-            if answer.error.startswith("no design") or answer.error.startswith("the design"):
-                self._add(claim, "insufficient_evidence", answer.error, answer.inputs)
+            if answer.not_run:
+                self._add(claim, "insufficient_evidence", answer.not_run, answer.inputs)
                 continue
             want = sorted(Path(r).name for r in contract.reports)
             keys = sorted(contract.metrics)
@@ -370,8 +371,9 @@ class MigrationCheck:
                     repr(theirs and (theirs.reports, theirs.metrics)).encode()
                 ),
             }
-            if theirs is None or answer.error or theirs.error:
-                why = answer.error or (theirs.error if theirs else "no answer")
+            unjudged = [a.not_run or a.error for a in (answer, theirs) if a is not None]
+            if theirs is None or any(unjudged):
+                why = next((w for w in unjudged if w), "no answer from the reference")
                 self._add(claim, "insufficient_evidence", why, inputs)
                 continue
             problems = []
@@ -418,11 +420,3 @@ class MigrationCheck:
             claims=self.claims,
             judged_at=datetime.now(UTC),
         )
-
-
-def _stamp(path: Path) -> tuple[int, int] | None:
-    try:
-        st = path.stat()
-    except FileNotFoundError:
-        return None
-    return st.st_ino, st.st_mtime_ns

@@ -66,6 +66,15 @@ class SessionDir:
         """A file of ``session/`` (ready, heartbeat, state.json, stop, port, logs)."""
         return self.session / name
 
+    def heartbeat_stamp(self) -> tuple[int, int] | None:
+        """The heartbeat file's identity and mtime; a change, not the time inside, is a beat
+        (immune to clock skew across hosts). None before the first beat."""
+        try:
+            st = self.file("heartbeat").stat()
+        except FileNotFoundError:
+            return None
+        return st.st_ino, st.st_mtime_ns
+
     def create(self, skill_dirs: list[Path]) -> None:
         """A fresh run directory with the bootstrap, its library and every skill staged."""
         if self.root.exists():

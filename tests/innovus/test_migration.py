@@ -37,6 +37,7 @@ def judge(
     skill_dirs: list[Path] | None = None,
     version: str | None = None,
     launchers: dict | None = None,
+    design: Path | None = DESIGNS / "clean.json",
     **config: object,
 ) -> CompatibilityGate:
     cfg = InnovusConfig(**{**FAST, **config})
@@ -62,7 +63,7 @@ def judge(
         launchers=launchers,
         open_session=open_session,
         target=target,
-        design=DESIGNS / "clean.json",
+        design=design,
         top="counter",
         version=version,
         skill_dirs=skill_dirs or [],
@@ -196,3 +197,16 @@ def test_tool_not_on_path_names_it(tmp_path: Path) -> None:
     gate = judge(tmp_path, "real")
     tool = next(c for c in gate.claims if c.claim == "tool_on_path")
     assert (tool.verdict, tool.detail) == ("fail", "innovus: not on PATH")
+
+
+def test_without_a_design_the_design_skills_are_insufficient_evidence(tmp_path: Path) -> None:
+    """Nothing failed, but not everything was judged: not ready, and nothing to roll back."""
+    require("tclsh", "tcl")
+    gate = judge(tmp_path, "tcl", design=None)
+    seen = verdicts(gate)
+    assert seen["skill_contract:noop"] == seen["parity:noop"] == "pass"
+    for skill in ("restore_design", "summary_health", "drc_health"):
+        assert seen[f"skill_contract:{skill}"] == "insufficient_evidence", skill
+        assert seen[f"parity:{skill}"] == "insufficient_evidence", skill
+    assert (gate.status, gate.blocking_issue_codes) == ("blocked", ["INSUFFICIENT_EVIDENCE"])
+    assert not gate.rollback.required
