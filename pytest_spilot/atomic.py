@@ -11,9 +11,28 @@ import tempfile
 from pathlib import Path
 
 
+def file_mode() -> int:
+    """The mode ``open()`` gives a new file under this process's umask (``0o644`` under 022)."""
+    global _FILE_MODE
+    if _FILE_MODE is None:
+        try:
+            status = Path("/proc/self/status").read_text()
+            umask = int(next(ln.split()[1] for ln in status.splitlines() if ln[:6] == "Umask:"), 8)
+        except (OSError, StopIteration, ValueError):  # not Linux: read it the racy way, once
+            umask = os.umask(0o022)
+            os.umask(umask)
+        _FILE_MODE = 0o666 & ~umask
+    return _FILE_MODE
+
+
+_FILE_MODE: int | None = None
+
+
 def _write_temp(path: Path, data: bytes, durable: bool) -> str:
     fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent)
     try:
+        # mkstemp makes 0600 files; a release area is shared by a team, so honour the umask.
+        os.fchmod(fd, file_mode())
         with os.fdopen(fd, "wb") as fh:
             fh.write(data)
             if durable:

@@ -18,16 +18,12 @@ from pytest_spilot.rules import render_changes, tighten
 from pytest_spilot.schema import FORMATS, json_schema
 from pytest_spilot.settings import SPILOT_DIR
 from pytest_spilot.siteconfig import load_site_config
-from pytest_spilot.state import ReleaseState, read_state
+from pytest_spilot.state import ReleaseState
+from pytest_spilot.store import ReleaseStore, read_release
 
 
 def _report(args: argparse.Namespace) -> int:
-    state = read_state(args.state)
-    if state is None:
-        raise SpilotError(
-            f"{args.state}: no such release state; run pytest with "
-            "--spilot-state or look under .spilot/"
-        )
+    state = _load(str(args.state))
     if args.junit:
         write_atomic(args.junit, state_to_junit(state))
         print(f"wrote {args.junit}")
@@ -38,15 +34,19 @@ def _report(args: argparse.Namespace) -> int:
 
 
 def _load(arg: str) -> ReleaseState:
-    """A state file's path, or a version whose state is ``.spilot/<version>.json``."""
+    """A state file's path, or a version whose state is ``.spilot/<version>.json``.
+
+    The document is folded with its journal first, so a run still going is read as it stands.
+    """
     for path in (Path(arg), Path(SPILOT_DIR) / f"{arg}.json"):
-        if path.is_file():
-            state = read_state(path)
+        if ReleaseStore(path).exists():
+            state = read_release(path)
             if state is not None:
                 return state
     raise SpilotError(
-        f"{arg}: no release state there nor at {Path(SPILOT_DIR) / f'{arg}.json'}; give a "
-        "state file's path or a version that has one under .spilot/"
+        f"{arg}: no such release state, neither there nor at {Path(SPILOT_DIR) / f'{arg}.json'}; "
+        "give a state file's path or a version that has one under .spilot/ (pytest writes "
+        "them: --spilot-version, --spilot-state)"
     )
 
 
@@ -91,7 +91,9 @@ def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(prog="spilot", description=__doc__)
     sub = parser.add_subparsers(dest="command", required=True)
     report = sub.add_parser("report", help="show a saved release state; --junit writes JUnit XML")
-    report.add_argument("state", type=Path, help="release state file, e.g. .spilot/2026.11.json")
+    report.add_argument(
+        "state", type=Path, help="release state file (.spilot/2026.11.json) or a version (2026.11)"
+    )
     report.add_argument("--junit", type=Path, metavar="OUT", help="write JUnit XML to OUT")
     report.set_defaults(func=_report)
     compare = sub.add_parser(

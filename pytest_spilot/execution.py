@@ -3,18 +3,22 @@
 from __future__ import annotations
 
 import shutil
+from datetime import datetime
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 from pytest_spilot.errors import SpilotError
-from pytest_spilot.innovus.session import InnovusSession
-from pytest_spilot.librelane.service import LibreLaneFlows
 from pytest_spilot.metrics.base import MetricContext, MetricMissing
 from pytest_spilot.plan.expand import PlannedValidation
 from pytest_spilot.registry import Registry
-from pytest_spilot.remote.node import NodePool
 from pytest_spilot.retry import transient_reason
 from pytest_spilot.runners.base import RunContext, RunOutcome
 from pytest_spilot.state import RunRecord, now
+
+if TYPE_CHECKING:
+    from pytest_spilot.innovus.session import InnovusSession
+    from pytest_spilot.librelane.service import LibreLaneFlows
+    from pytest_spilot.remote.node import NodePool
 
 LOG_NAME = "job.log"
 
@@ -32,14 +36,18 @@ def execute(
     innovus: InnovusSession | None = None,
     librelane: LibreLaneFlows | None = None,
     nodes: NodePool | None = None,
+    started: datetime | None = None,
 ) -> RunRecord:
-    """Run the job once in a fresh ``run_dir`` and read its metrics; failures become records."""
+    """Run the job once in a fresh ``run_dir`` and read its metrics; failures become records.
+
+    ``started`` names the run (verdicts refer to it): the moment its start was journalled.
+    """
     if run_dir.exists():
         shutil.rmtree(run_dir)
     run_dir.mkdir(parents=True)
     log_path = run_dir / LOG_NAME
     log_path.touch()
-    started = now()
+    started = started or now()
     spec = validation.spec
     ctx = RunContext(
         run_dir=run_dir,

@@ -80,8 +80,9 @@ def pytest_spilot_gate_checks() -> list[GateCheck]:
 
 @hookspec
 def pytest_spilot_validation_finished(record: ValidationRecord) -> None:
-    """Called on the worker after each item of a validation is saved to the release state.
+    """Called in the process that ran it after each result of a validation is journalled.
 
-    ``record`` is the validation's whole record so far (run and thresholds); use it for
-    notifications. Exceptions raised here are reported but never lose the result.
+    ``record`` is the validation's whole record so far (run, thresholds, regressions, and
+    ``record.verdict``); use it for notifications. Exceptions raised here are reported but
+    never lose the result: it is in the release journal already.
     """

@@ -1,34 +1,60 @@
-"""One release being validated: runs validations, judges thresholds, records every result."""
+"""One release being validated: runs validations, judges thresholds, journals every result."""
 
 from __future__ import annotations
 
+import socket
 from collections.abc import Callable
+from typing import TYPE_CHECKING
 
 from pytest_spilot.acceptance import judge
 from pytest_spilot.errors import SpilotError
 from pytest_spilot.execution import execute, run_dir_for
-from pytest_spilot.gates import GateBoard
-from pytest_spilot.innovus.session import InnovusSession
-from pytest_spilot.librelane.service import LibreLaneFlows
+from pytest_spilot.journal import (
+    GateDecided,
+    RegressionJudged,
+    RunFinished,
+    RunStarted,
+    StepProgress,
+    ThresholdJudged,
+    ToolSeen,
+)
 from pytest_spilot.plan.expand import PlannedValidation
 from pytest_spilot.plan.model import Threshold
-from pytest_spilot.registry import Registry
+from pytest_spilot.provenance import tool_probe, tool_version
 from pytest_spilot.regressions import DEFAULT_MARGIN, MetricChange, compare_runs
-from pytest_spilot.remote.node import NodePool
 from pytest_spilot.settings import Settings
 from pytest_spilot.state import (
+    Progress,
+    RegressionRecord,
     ReleaseState,
     RunRecord,
-    StateStore,
     ThresholdRecord,
+    ValidationInfo,
     ValidationRecord,
+    now,
 )
+from pytest_spilot.store import ReleaseStore
+
+if TYPE_CHECKING:
+    from datetime import datetime
+
+    from pytest_spilot.gates import GateBoard
+    from pytest_spilot.innovus.session import InnovusSession
+    from pytest_spilot.librelane.progress import Progress as FlowProgress
+    from pytest_spilot.librelane.service import LibreLaneFlows
+    from pytest_spilot.registry import Registry
+    from pytest_spilot.remote.node import NodePool
 
 Notify = Callable[[ValidationRecord], None]
 
 
 class Release:
-    """The kernel behind the pytest items (and any other runner): run, judge, save."""
+    """The kernel behind the pytest items (and any other runner): run, judge, journal.
+
+    Every result is one line in this process's journal; the records of the validations this
+    process judged are kept in memory (a validation's items run in one process), so recording
+    a result never reads the release back.
+    """
 
     def __init__(
         self,
@@ -39,6 +65,7 @@ class Release:
         librelane: LibreLaneFlows | None = None,
         nodes: NodePool | None = None,
         gates: GateBoard | None = None,
+        worker: str = "main",
     ) -> None:
         self.settings = settings
         self.registry = registry
@@ -46,11 +73,25 @@ class Release:
         self.librelane = librelane
         self.nodes = nodes
         self.gates = gates
-        self.store = StateStore(settings.state_path, settings.version)
+        self.worker = worker
+        self.store = ReleaseStore(settings.state_path, settings.version)
+        self.journal = self.store.writer(worker, settings.root)
+        self.warnings: list[str] = []  # from reading earlier results: torn or foreign lines
         self._notify = notify
+        self._records: dict[str, ValidationRecord] = {}
+        self._running: tuple[str, datetime] | None = None  # the run progress events belong to
+        self._tools: set[str] = set()
+        self._host = socket.gethostname()
         # Read once per process: resume decisions and baselines are about earlier runs.
-        self._previous: ReleaseState | None = self.store.load() if settings.resume else None
+        self._previous: ReleaseState | None = None
+        if settings.resume:
+            folded = self.store.read()
+            self._previous, self.warnings = folded.state, folded.warnings
         self._baseline = settings.load_baseline()
+
+    def close(self) -> None:
+        """Sync and close this process's journal (results after this open a new file)."""
+        self.journal.close()
 
     def passed_before(self, validation: PlannedValidation) -> ValidationRecord | None:
         """With --spilot-resume: this validation's record if it already passed in this release."""
@@ -60,7 +101,7 @@ class Release:
         return record if record is not None and record.passed else None
 
     def run(self, validation: PlannedValidation) -> RunRecord:
-        """Run the validation's job once and save the run (earlier verdicts are dropped).
+        """Run the validation's job once and journal the run (earlier verdicts are dropped).
 
         A gate runs once per test run across all processes sharing the gate board; the
         others get its record.
@@ -75,7 +116,12 @@ class Release:
                 # a session this process holds while it evaluates, or waits for, the gate
                 # could take the last slot from it (and deadlock across workers).
                 self.innovus.close()
-            return self.gates.record(validation.key, lambda: self._run(validation))[0]
+            run, evaluated = self.gates.record(validation.key, lambda: self._run(validation))
+            if evaluated:
+                self.journal.write(
+                    GateDecided(key=validation.key, outcome=run.outcome, message=run.message)
+                )
+            return run
         return self._run(validation)
 
     def failed_gate(
@@ -89,30 +135,43 @@ class Release:
                     return gate, record
         return None
 
-    def regressions(
-        self, validation: PlannedValidation, run: RunRecord, margin: float = DEFAULT_MARGIN
-    ) -> list[MetricChange] | None:
-        """The run's metrics against the baseline's; None when the baseline lacks the run."""
-        if self._baseline is None:
-            raise SpilotError(
-                "--spilot-regressions compares with a baseline release: pass "
-                "--spilot-baseline PATH|VERSION"
-            )
-        earlier = self._baseline.validations.get(validation.key)
-        if earlier is None or earlier.run is None:
-            return None
-        return compare_runs(validation.id, earlier.run, run, margin)
-
     def _run(self, validation: PlannedValidation) -> RunRecord:
         run_dir = run_dir_for(self.settings.runs_root, self.settings.version, validation)
-        run = execute(validation, self.registry, run_dir, self.innovus, self.librelane, self.nodes)
-        self._save(validation, lambda _: _fresh_record(validation, run))
+        info = self._info(validation)
+        started = now()
+        self._records[info.key] = ValidationRecord(**dict(info), started=started)
+        self.journal.write(
+            RunStarted(
+                validation=info,
+                started=started,
+                worker=self.worker,
+                host=self._host,
+                location=str(getattr(validation.spec, "location", validation.spec.kind)),
+            )
+        )
+        self._running = (info.key, started)
+        try:
+            run = execute(
+                validation,
+                self.registry,
+                run_dir,
+                self.innovus,
+                self.librelane,
+                self.nodes,
+                started=started,
+            )
+        finally:
+            self._running = None
+        self._tool_seen(run.location)
+        record = self._update(info.key, run=run)
+        self.journal.write(RunFinished(key=info.key, run=run, verdict=record.verdict))
+        self._notified(record)
         return run
 
     def judge(
         self, validation: PlannedValidation, threshold: Threshold, run: RunRecord
     ) -> ThresholdRecord:
-        """Judge one threshold on the run's metrics and save the verdict."""
+        """Judge one threshold on the run's metrics and journal the verdict."""
         baseline = None
         if self._baseline is not None:
             earlier = self._baseline.validations.get(validation.key)
@@ -123,7 +182,7 @@ class Release:
         verdict = judge(
             threshold, run.metrics, run.missing_metrics, run_error=run_error, baseline=baseline
         )
-        record = ThresholdRecord(
+        threshold_record = ThresholdRecord(
             id=threshold.id,
             metric=threshold.metric,
             op=threshold.op,
@@ -135,38 +194,114 @@ class Release:
             level=threshold.level,
             message=verdict.message,
         )
-
-        def change(current: ValidationRecord | None) -> ValidationRecord:
-            if current is None or current.run is None or current.run.started != run.started:
-                # The run was saved by this process a moment ago; anything else means the state
-                # file was replaced under us: record the verdict with the run it was judged on.
-                current = _fresh_record(validation, run)
-            return current.model_copy(
-                update={"thresholds": {**current.thresholds, threshold.id: record}}
+        current = self._record_of(validation, run)
+        record = self._update(
+            current.key, thresholds={**current.thresholds, threshold.id: threshold_record}
+        )
+        self.journal.write(
+            ThresholdJudged(
+                key=record.key,
+                run_started=run.started,
+                threshold=threshold_record,
+                verdict=record.verdict,
             )
+        )
+        self._notified(record)
+        return threshold_record
 
-        self._save(validation, change)
+    def judge_regressions(
+        self, validation: PlannedValidation, run: RunRecord, margin: float = DEFAULT_MARGIN
+    ) -> tuple[RegressionRecord, list[MetricChange] | None]:
+        """The run's metrics against the baseline's, journalled; None: not in the baseline."""
+        if self._baseline is None:
+            raise SpilotError(
+                "--spilot-regressions compares with a baseline release: pass "
+                "--spilot-baseline PATH|VERSION"
+            )
+        earlier = self._baseline.validations.get(validation.key)
+        changes = None
+        if run.outcome != "passed":
+            verdict = RegressionRecord(
+                outcome="failed", message=f"run failed: {run.message or run.exit_code}"
+            )
+        elif earlier is None or earlier.run is None:
+            verdict = RegressionRecord(
+                outcome="passed",
+                message=f"not in the baseline release {self._baseline.version}; nothing to compare",
+            )
+        else:
+            changes = compare_runs(validation.id, earlier.run, run, margin)
+            regressed = [c for c in changes if c.verdict == "regressed"]
+            verdict = RegressionRecord(
+                outcome="failed" if regressed else "passed",
+                message=(
+                    f"{len(regressed)} metric{'s' if len(regressed) > 1 else ''} regressed "
+                    f"against the baseline {self._baseline.version}"
+                    if regressed
+                    else f"no regression against the baseline {self._baseline.version}"
+                ),
+                regressed=[c.metric for c in regressed],
+                changes=[c.line() for c in changes],
+            )
+        record = self._update(self._record_of(validation, run).key, regressions=verdict)
+        self.journal.write(
+            RegressionJudged(
+                key=record.key, run_started=run.started, regressions=verdict, verdict=record.verdict
+            )
+        )
+        self._notified(record)
+        return verdict, changes
+
+    def progress(self, progress: FlowProgress) -> None:
+        """Journal where the running validation's LibreLane flow got to."""
+        if self._running is None:
+            return
+        key, started = self._running
+        fields = {name: getattr(progress, name) for name in Progress.model_fields}
+        self.journal.write(StepProgress(key=key, run_started=started, progress=Progress(**fields)))
+
+    def _info(self, validation: PlannedValidation) -> ValidationInfo:
+        return ValidationInfo(
+            key=validation.key,
+            id=validation.id,
+            name=validation.spec.name,
+            file=validation.key.rsplit("::", 1)[0],
+            kind=validation.spec.kind,
+            gate=validation.is_gate,
+            params=validation.params,
+            thresholds_declared=[t.id for t in validation.thresholds],
+            regressions_declared=self.settings.regressions and not validation.is_gate,
+        )
+
+    def _record_of(self, validation: PlannedValidation, run: RunRecord) -> ValidationRecord:
+        """This process's record of the run a verdict judges.
+
+        A gate's run may have been made by another process (the gate board); its verdicts
+        then start a record here, and the fold joins them to that run by its start time.
+        """
+        current = self._records.get(validation.key)
+        if current is None or current.run_started != run.started:
+            current = ValidationRecord(**dict(self._info(validation)), started=run.started, run=run)
+            self._records[validation.key] = current
+        return current
+
+    def _update(self, key: str, **fields: object) -> ValidationRecord:
+        record = self._records[key].model_copy(update=fields)
+        self._records[key] = record
         return record
 
-    def _save(
-        self,
-        validation: PlannedValidation,
-        change: Callable[[ValidationRecord | None], ValidationRecord],
-    ) -> None:
-        record = self.store.update(validation.key, change)
+    def _notified(self, record: ValidationRecord) -> None:
         if self._notify is not None:
             self._notify(record)
 
-
-def _fresh_record(validation: PlannedValidation, run: RunRecord) -> ValidationRecord:
-    return ValidationRecord(
-        key=validation.key,
-        id=validation.id,
-        name=validation.spec.name,
-        file=validation.key.rsplit("::", 1)[0],
-        kind=validation.spec.kind,
-        gate=validation.is_gate,
-        params=validation.params,
-        thresholds_declared=[t.id for t in validation.thresholds],
-        run=run,
-    )
+    def _tool_seen(self, location: str) -> None:
+        config = getattr(self.innovus, "config", None)
+        probe = tool_probe(
+            location,
+            getattr(config, "binary", "innovus"),
+            getattr(config, "tclsh", "tclsh"),
+        )
+        if probe is None or probe[0] in self._tools:
+            return
+        self._tools.add(probe[0])
+        self.journal.write(ToolSeen(name=probe[0], version=tool_version(*probe)))

@@ -10,6 +10,7 @@ from pytest_spilot.innovus.contracts import SkillContract
 from pytest_spilot.innovus.design import StandinDesign
 from pytest_spilot.innovus.evidence import EvidenceMatrix
 from pytest_spilot.innovus.protocol import Ack, Request
+from pytest_spilot.journal import JournalLine
 from pytest_spilot.plan.model import ValidationFile
 from pytest_spilot.remote.inventory import Inventory
 from pytest_spilot.siteconfig import SiteConfig
@@ -18,6 +19,7 @@ from pytest_spilot.state import ReleaseState
 FORMATS: dict[str, type[BaseModel]] = {
     "validations": ValidationFile,
     "state": ReleaseState,
+    "journal": JournalLine,
     "config": SiteConfig,
     "request": Request,
     "ack": Ack,
@@ -28,5 +30,11 @@ FORMATS: dict[str, type[BaseModel]] = {
 }
 
 
+# Formats the harness writes for others to read: their schema is of what is written
+# (with derived fields such as a validation's overall 'verdict').
+WRITTEN = {"state"}
+
+
 def json_schema(name: str) -> str:
-    return json.dumps(FORMATS[name].model_json_schema(by_alias=True), indent=2)
+    mode = "serialization" if name in WRITTEN else "validation"
+    return json.dumps(FORMATS[name].model_json_schema(by_alias=True, mode=mode), indent=2)

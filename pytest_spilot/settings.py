@@ -7,7 +7,8 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from pytest_spilot.errors import SpilotError
-from pytest_spilot.state import ReleaseState, read_state
+from pytest_spilot.state import ReleaseState
+from pytest_spilot.store import ReleaseStore, read_release
 
 SPILOT_DIR = ".spilot"
 
@@ -31,6 +32,7 @@ class Settings:
     runs_root: Path
     resume: bool = False
     baseline: str | None = None
+    regressions: bool = False  # a 'regressions' verdict is part of every validation's result
 
     @classmethod
     def resolve(
@@ -42,6 +44,7 @@ class Settings:
         runs_root: str | None = None,
         resume: bool = False,
         baseline: str | None = None,
+        regressions: bool = False,
     ) -> Settings:
         version = version or default_version(root)
         if not version.replace(".", "").replace("-", "").replace("_", "").isalnum():
@@ -56,6 +59,7 @@ class Settings:
             runs_root=root / (runs_root or f"{SPILOT_DIR}/runs"),
             resume=resume,
             baseline=baseline,
+            regressions=regressions,
         )
 
     def load_baseline(self) -> ReleaseState | None:
@@ -63,9 +67,9 @@ class Settings:
         if not self.baseline:
             return None
         candidate = self.root / self.baseline
-        if not candidate.is_file():
+        if not ReleaseStore(candidate).exists():
             candidate = self.state_path.parent / f"{self.baseline}.json"
-        state = read_state(candidate)
+        state = read_release(candidate)
         if state is None:
             raise SpilotError(
                 f"--spilot-baseline {self.baseline!r}: no state file at "

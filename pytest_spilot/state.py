@@ -1,17 +1,13 @@
-"""The release state: one JSON document per version, updated after every item by every worker."""
+"""The release document's records: what one release's journal folds into (see ``store``)."""
 
 from __future__ import annotations
 
-import json
-from collections.abc import Callable
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any, Literal
 
-from filelock import FileLock
-from pydantic import BaseModel, ConfigDict, Field, ValidationError
+from pydantic import BaseModel, ConfigDict, Field, ValidationError, computed_field, model_validator
 
-from pytest_spilot.atomic import write_atomic
 from pytest_spilot.errors import SpilotError
 
 
@@ -69,8 +65,33 @@ class RunRecord(_Record):
     )
 
 
-class ValidationRecord(_Record):
-    """A validation (after matrix expansion) in one release: its run and its thresholds."""
+class RegressionRecord(_Record):
+    """The ``regressions`` verdict of one run against the baseline release."""
+
+    outcome: Literal["passed", "failed"]
+    message: str = ""
+    regressed: list[str] = Field(default_factory=list, description="metrics that regressed")
+    changes: list[str] = Field(default_factory=list, description="one line per compared metric")
+    finished: datetime = Field(default_factory=now)
+
+
+class Progress(_Record):
+    """Where a LibreLane run of the validation got to (the last progress event)."""
+
+    state: str
+    step_index: int
+    step_count: int
+    step_id: str = ""
+    stage: str = ""
+    percent: float = 0.0
+    message: str = ""
+
+
+Verdict = Literal["passed", "failed", "unfinished"]
+
+
+class ValidationInfo(_Record):
+    """What a validation is (after matrix expansion): known before its job runs."""
 
     key: str
     id: str
@@ -80,34 +101,90 @@ class ValidationRecord(_Record):
     gate: bool = False
     params: dict[str, Any] = Field(default_factory=dict)
     thresholds_declared: list[str] = Field(default_factory=list)
+    regressions_declared: bool = Field(
+        False, description="a 'regressions' test judges this run (--spilot-regressions)"
+    )
+
+
+class ValidationRecord(ValidationInfo):
+    """A validation in one release: its latest run and the verdicts judged on that run."""
+
+    started: datetime | None = Field(None, description="when the latest run started")
     run: RunRecord | None = None
     thresholds: dict[str, ThresholdRecord] = Field(default_factory=dict)
+    regressions: RegressionRecord | None = None
+    progress: Progress | None = None
+
+    @model_validator(mode="before")
+    @classmethod
+    def _drop_derived(cls, data: Any) -> Any:
+        # 'verdict' is written for readers of the document, and always recomputed on reading.
+        if isinstance(data, dict) and "verdict" in data:
+            data = {k: v for k, v in data.items() if k != "verdict"}
+        return data
+
+    @computed_field  # type: ignore[prop-decorator]
+    @property
+    def verdict(self) -> Verdict:
+        """``failed`` on any failed part, ``passed`` once the run and every verdict due pass."""
+        if self.run is None:
+            return "unfinished"
+        parts = [self.run.outcome, *(t.outcome for t in self.thresholds.values())]
+        if self.regressions is not None:
+            parts.append(self.regressions.outcome)
+        if "failed" in parts:
+            return "failed"
+        if set(self.thresholds_declared) - set(self.thresholds) or (
+            self.regressions_declared and self.regressions is None
+        ):
+            return "unfinished"
+        return "passed"
 
     @property
     def passed(self) -> bool:
-        """The run passed and every declared threshold has a recorded, non-failing verdict."""
-        if self.run is None or self.run.outcome != "passed":
-            return False
-        return all(
-            t in self.thresholds and self.thresholds[t].outcome != "failed"
-            for t in self.thresholds_declared
-        )
+        return self.verdict == "passed"
+
+    @property
+    def run_started(self) -> datetime | None:
+        """The latest run's start: what a verdict names to say which run it judged."""
+        return self.run.started if self.run is not None else self.started
 
     @property
     def finished(self) -> datetime | None:
         times = [t.finished for t in self.thresholds.values()]
         if self.run:
             times.append(self.run.finished)
+        if self.regressions:
+            times.append(self.regressions.finished)
         return max(times, default=None)
 
 
-class ReleaseState(_Record):
-    """All results of one release version."""
+class Provenance(_Record):
+    """Where and with what a release's results were made."""
 
-    schema_version: Literal[1] = 1
+    plugin_version: str = ""
+    git_commit: str | None = Field(None, description="HEAD of the plan's repository")
+    hosts: list[str] = Field(default_factory=list)
+    tools: dict[str, str] = Field(default_factory=dict, description="tool: version, as seen")
+
+
+class GateDecision(_Record):
+    """A gate's decision in the latest test run that evaluated it."""
+
+    outcome: Literal["passed", "failed"]
+    message: str = ""
+    decided: datetime = Field(default_factory=now)
+
+
+class ReleaseState(_Record):
+    """All results of one release version: the document, i.e. its journal folded."""
+
+    schema_version: Literal[1, 2] = 2
     version: str
     created: datetime = Field(default_factory=now)
     updated: datetime = Field(default_factory=now)
+    provenance: Provenance = Field(default_factory=Provenance)
+    gates: dict[str, GateDecision] = Field(default_factory=dict)
     validations: dict[str, ValidationRecord] = Field(default_factory=dict)
 
 
@@ -126,58 +203,3 @@ def read_state(path: Path) -> ReleaseState | None:
             f"{path}: not a valid release state ({field}: {first['msg']}); it was written by "
             "another tool or edited by hand: move it away or point --spilot-state elsewhere"
         ) from None
-
-
-class StateStore:
-    """Read-modify-write of one release's state file under a file lock (safe across workers)."""
-
-    def __init__(self, path: Path, version: str) -> None:
-        self.path = path
-        self.version = version
-        self._lock = FileLock(str(path) + ".lock")
-        self._checked = False
-
-    def load(self) -> ReleaseState:
-        state = read_state(self.path)
-        if state is None:
-            return ReleaseState(version=self.version)
-        if state.version != self.version:
-            raise SpilotError(
-                f"{self.path} holds release {state.version!r}, not {self.version!r}; give each "
-                "version its own --spilot-state file (the default is .spilot/<version>.json)"
-            )
-        return state
-
-    def update(
-        self, key: str, change: Callable[[ValidationRecord | None], ValidationRecord]
-    ) -> ValidationRecord:
-        """Apply ``change`` to the record at ``key`` and save, atomically and durably."""
-        self.path.parent.mkdir(parents=True, exist_ok=True)
-        with self._lock:
-            # Only the changed record goes through pydantic: validating and re-serialising the
-            # whole release on every item made saving cost grow with the release's size.
-            data = self._load_raw()
-            current = data["validations"].get(key)
-            record = change(None if current is None else ValidationRecord.model_validate(current))
-            data["validations"][key] = record.model_dump(mode="json")
-            data["updated"] = now().isoformat()
-            write_atomic(self.path, json.dumps(data, separators=(",", ":")))
-        return record
-
-    def _load_raw(self) -> dict[str, Any]:
-        if not self._checked:
-            self.load()  # the whole file is validated once per process, with explained errors
-            self._checked = True
-        try:
-            data = json.loads(self.path.read_bytes())
-        except FileNotFoundError:
-            return ReleaseState(version=self.version).model_dump(mode="json")
-        except ValueError:
-            self.load()  # raises the full, explained error
-            raise
-        if not isinstance(data, dict) or not isinstance(data.get("validations"), dict):
-            self.load()
-            raise SpilotError(f"{self.path}: not a release state")
-        if data.get("version") != self.version:
-            self.load()
-        return data

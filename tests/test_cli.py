@@ -82,9 +82,28 @@ def test_schema_is_the_models_schema(capsys: pytest.CaptureFixture[str]):
         ("skill", "SkillContract"),
         ("config", "SiteConfig"),
         ("design", "StandinDesign"),
+        ("state", "ReleaseState"),
     ],
 )
 def test_every_format_has_a_schema(capsys: pytest.CaptureFixture[str], name: str, model: str):
     assert main(["schema", name]) == 0
     schema = json.loads(capsys.readouterr().out)
     assert schema["title"] == model and schema["properties"]
+
+
+def test_journal_schema_names_every_event(capsys: pytest.CaptureFixture[str]):
+    assert main(["schema", "journal"]) == 0
+    schema = json.loads(capsys.readouterr().out)
+    events = {
+        d["properties"]["event"]["const"]
+        for d in schema["$defs"].values()
+        if "event" in d.get("properties", {})
+    }
+    assert {"run_started", "run_finished", "threshold_judged", "regression_judged"} <= events
+    assert {"gate_decided", "progress", "tool_seen", "process_started"} <= events
+
+
+def test_state_schema_shows_the_overall_verdict(capsys: pytest.CaptureFixture[str]):
+    assert main(["schema", "state"]) == 0
+    record = json.loads(capsys.readouterr().out)["$defs"]["ValidationRecord"]
+    assert record["properties"]["verdict"]["enum"] == ["passed", "failed", "unfinished"]

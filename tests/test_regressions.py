@@ -89,7 +89,7 @@ def test_spilot_compare_table_json_and_exit_code(tmp_path: Path, capsys) -> None
     rows = {r["metric"]: r for r in json.loads(capsys.readouterr().out)}
     assert rows["area"]["verdict"] == "worse" and rows["wns"]["verdict"] == "better"
     assert main(["compare", str(old), str(tmp_path / "nope.json")]) == 2
-    assert "no release state there" in capsys.readouterr().err
+    assert "no such release state" in capsys.readouterr().err
 
 
 def test_compare_states_only_validations_in_both() -> None:

@@ -13,25 +13,28 @@ import pytest
 from pytest_spilot import builtins, hookspecs
 from pytest_spilot.errors import SpilotError
 from pytest_spilot.gates import GateBoard
-from pytest_spilot.innovus.licenses import LicenseSlots
-from pytest_spilot.innovus.protocol import ErrorType
-from pytest_spilot.innovus.session import InnovusSession, SkillResult
-from pytest_spilot.launchers.base import Launcher
-from pytest_spilot.librelane.progress import Progress
 from pytest_spilot.librelane.service import LibreLaneFlows
 from pytest_spilot.plan.loader import PLAN_SUFFIXES
 from pytest_spilot.plugin import remote
 from pytest_spilot.plugin.nodes import RELEASE_KEY, PlanFile, SpilotItem
-from pytest_spilot.plugin.reporter import ReleaseReporter
 from pytest_spilot.registry import Registry
 from pytest_spilot.release import Release
-from pytest_spilot.reporting.plan import render_plan
 from pytest_spilot.settings import SPILOT_DIR, Settings
 from pytest_spilot.siteconfig import SiteConfig, load_site_config
+from pytest_spilot.store import ReleaseStore
 
+# Every pytest process imports this plugin (the controller and each xdist worker): what only
+# some runs use (the Innovus session machinery, the LibreLane flows, paramiko, the release
+# reporter of the controller, the plan printer) is imported where it is used (issue 12).
 if TYPE_CHECKING:
     from xdist.remote import Producer
     from xdist.scheduler.protocol import Scheduling
+
+    from pytest_spilot.innovus.session import InnovusSession, SkillResult
+    from pytest_spilot.launchers.base import Launcher
+    from pytest_spilot.librelane.progress import Progress
+
+FOLD_WARNINGS_KEY = pytest.StashKey[list[str]]()
 
 MARKERS = {
     "release": "a release validation or acceptance threshold",
@@ -151,7 +154,15 @@ def pytest_configure(config: pytest.Config) -> None:
             runs_root=config.getoption("spilot_runs"),
             resume=config.getoption("spilot_resume"),
             baseline=config.getoption("spilot_baseline"),
+            regressions=config.getoption("spilot_regressions"),
         )
+        worker = getattr(config, "workerinput", {}).get("workerid", "main")
+        if settings.resume and worker == "main":
+            # Folded once here, before any worker starts: the workers then read a document
+            # and an almost empty journal instead of each folding the whole release.
+            config.stash[FOLD_WARNINGS_KEY] = ReleaseStore(
+                settings.state_path, settings.version
+            ).fold().warnings
         site = _site_config(config)
         config.pluginmanager.register(SiteLaunchers(site), "spilot-site-launchers")
         nodes = remote.node_pool(
@@ -182,20 +193,30 @@ def pytest_configure(config: pytest.Config) -> None:
             ),
             nodes=nodes,
             gates=GateBoard(settings.root / SPILOT_DIR / "gates", run_id),
+            worker=worker,
         )
     except SpilotError as exc:
         raise pytest.UsageError(str(exc)) from None
     config.stash[RELEASE_KEY] = release
     config.pluginmanager.register(PlanFileErrors(), "spilot-plan-file-errors")
     if not hasattr(config, "workerinput"):
+        from pytest_spilot.plugin.reporter import ReleaseReporter
+
         evidence = config.getoption("spilot_evidence")
         config.pluginmanager.register(
-            ReleaseReporter(settings, Path(evidence) if evidence else None), "spilot-reporter"
+            ReleaseReporter(
+                settings,
+                Path(evidence) if evidence else None,
+                config.stash.get(FOLD_WARNINGS_KEY, []),
+            ),
+            "spilot-reporter",
         )
 
 
 def pytest_unconfigure(config: pytest.Config) -> None:
     release = config.stash.get(RELEASE_KEY, None)
+    if release is not None:
+        release.close()
     if release is not None and release.innovus is not None:
         release.innovus.close()
     nodes = config.stash.get(remote.NODES_KEY, None)
@@ -211,8 +232,15 @@ def _site_config(config: pytest.Config) -> SiteConfig:
 def _innovus_session(
     config: pytest.Config, settings: Settings, site: SiteConfig, registry: Registry
 ) -> InnovusSession:
+    from pytest_spilot.innovus.session import InnovusSession
+
     cfg = site.innovus
     licenses = config.getoption("spilot_innovus_licenses") or cfg.licenses
+    slots = None
+    if licenses:
+        from pytest_spilot.innovus.licenses import LicenseSlots
+
+        slots = LicenseSlots(settings.root / SPILOT_DIR / "licenses", licenses)
     worker = getattr(config, "workerinput", {}).get("workerid", "main")
     return InnovusSession(
         cfg,
@@ -221,9 +249,7 @@ def _innovus_session(
         settings.runs_root / settings.version / "sessions",
         backend=config.getoption("spilot_backend"),
         worker=worker,
-        licenses=LicenseSlots(settings.root / SPILOT_DIR / "licenses", licenses)
-        if licenses
-        else None,
+        licenses=slots,
         skill_dirs=[config.rootpath / d for d in cfg.skills],
         say=lambda text: print(f"[spilot {worker}] {text}", file=sys.stderr, flush=True),
     )
@@ -240,6 +266,9 @@ class FlowProgressLine:
         self.first: float | None = None
 
     def __call__(self, progress: Progress) -> None:
+        release = self.config.stash.get(RELEASE_KEY, None)
+        if release is not None:
+            release.progress(progress)
         if hasattr(self.config, "workerinput"):
             return
         if progress.state == "running" and progress.step_index <= 1:
@@ -314,6 +343,8 @@ def pytest_collection_modifyitems(
     if release.librelane is not None:
         flows = release.librelane
         where["librelane"] = f"librelane:{flows.backend_name} via {flows.config.launcher}"
+    from pytest_spilot.reporting.plan import render_plan
+
     text = render_plan(validations, release.registry, release.settings, where)
     if reporter is not None:
         reporter.write_line(text)
@@ -321,7 +352,13 @@ def pytest_collection_modifyitems(
     items.clear()
 
 
+@pytest.hookimpl(tryfirst=True)
 def pytest_sessionfinish(session: pytest.Session, exitstatus: int) -> None:
+    # Closed before xdist tells the controller this worker is done: the controller's fold
+    # then finds the journal file finished and removes it.
+    release = session.config.stash.get(RELEASE_KEY, None)
+    if release is not None:
+        release.close()
     if session.config.getoption("spilot_plan") and exitstatus == pytest.ExitCode.NO_TESTS_COLLECTED:
         session.exitstatus = pytest.ExitCode.OK
 
@@ -353,6 +390,7 @@ def innovus_skill(innovus_session: InnovusSession) -> Callable[..., SkillResult]
     A session lost under the request fails the test with SESSION_LOST and the debug bundle's
     path; the next test gets a new session.
     """
+    from pytest_spilot.innovus.protocol import ErrorType
 
     def run_skill(
         name: str, /, *, timeout_s: float | None = None, check: bool = False, **args: Any

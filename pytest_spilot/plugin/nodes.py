@@ -215,21 +215,17 @@ class RegressionItem(SpilotItem):
     def runtest(self) -> None:
         run = self.parent.run_record()
         self._props(run)
-        if run.outcome != "passed":
-            raise SpilotFailure(f"run failed: {run.message or f'exit code {run.exit_code}'}")
         margin = self.config.getoption("spilot_regression_margin") / 100
-        changes = _release(self).regressions(self.validation, run, margin)
-        if changes is None:
-            print(f"{self.validation.id}: not in the baseline release; nothing to compare")
-            return
-        self.user_properties += [(f"regression.{c.metric}", c.line()) for c in changes]
-        for change in changes:
-            print(change.line())
-        regressed = [c for c in changes if c.verdict == "regressed"]
-        if regressed:
+        verdict, changes = _release(self).judge_regressions(self.validation, run, margin)
+        self.user_properties += [("verdict", verdict.outcome), ("summary", verdict.message)]
+        self.user_properties += [(f"regression.{c.metric}", c.line()) for c in changes or []]
+        print(verdict.message)
+        for line in verdict.changes:
+            print(line)
+        if verdict.outcome == "failed":
+            regressed = [f"  {c.line()}" for c in changes or [] if c.verdict == "regressed"]
             raise SpilotFailure(
-                f"{len(regressed)} metric{'s' if len(regressed) > 1 else ''} regressed against "
-                "the baseline:\n" + "\n".join(f"  {c.line()}" for c in regressed)
+                "\n".join([f"{verdict.message}:" if regressed else verdict.message, *regressed])
             )
 
 

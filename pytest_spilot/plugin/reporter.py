@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
 
@@ -13,12 +14,15 @@ from pytest_spilot.innovus.evidence import COMPATIBILITY_FILE, EvidenceMatrix, e
 from pytest_spilot.librelane.progress import read_progress
 from pytest_spilot.reporting.table import ReleaseTable
 from pytest_spilot.settings import Settings
+from pytest_spilot.store import ReleaseStore
 
 
 class ReleaseReporter:
     """Registered on the controller only: workers' reports reach it with their properties."""
 
-    def __init__(self, settings: Settings, evidence: Path | None = None) -> None:
+    def __init__(
+        self, settings: Settings, evidence: Path | None = None, fold_warnings: Sequence[str] = ()
+    ) -> None:
         self.settings = settings
         self.table = ReleaseTable()
         self.flows: dict[str, str] = {}  # validation -> where its LibreLane run got to
@@ -26,6 +30,8 @@ class ReleaseReporter:
         self.compatibility: dict[str, Path] = {}  # migration gate -> its compatibility.json
         self.matrix: EvidenceMatrix | None = None
         self.evidence_error = ""
+        self.fold_warnings = list(fold_warnings)
+        self.fold_error = ""
 
     @pytest.hookimpl
     def pytest_runtest_logreport(self, report: pytest.TestReport) -> None:
@@ -43,8 +49,9 @@ class ReleaseReporter:
                 if name == "artifact" and Path(str(value)).name == COMPATIBILITY_FILE:
                     self.compatibility[str(props["validation"])] = Path(str(value))
 
-    @pytest.hookimpl
+    @pytest.hookimpl(trylast=True)
     def pytest_sessionfinish(self, session: pytest.Session) -> None:
+        self._fold(session)
         if self.evidence is None:
             return
         try:
@@ -58,8 +65,25 @@ class ReleaseReporter:
         self.evidence.parent.mkdir(parents=True, exist_ok=True)
         write_atomic(self.evidence, self.matrix.model_dump_json(indent=2))
 
+    def _fold(self, session: pytest.Session) -> None:
+        """The release document from the journal, once every process has written its results.
+
+        The results are safe in the journal already; a fold that fails loses none of them,
+        but the run fails so that nobody publishes a document that lacks them.
+        """
+        store = ReleaseStore(self.settings.state_path, self.settings.version)
+        try:
+            self.fold_warnings += store.fold().warnings
+        except (SpilotError, OSError) as exc:
+            self.fold_error = f"{exc} (the results are kept in {store.journal_dir})"
+            session.exitstatus = pytest.ExitCode.TESTS_FAILED
+
     @pytest.hookimpl
     def pytest_terminal_summary(self, terminalreporter: Any) -> None:
+        for warning in self.fold_warnings:
+            terminalreporter.write_line(f"spilot journal: warning: {warning}")
+        if self.fold_error:
+            terminalreporter.write_line(f"spilot state: not written: {self.fold_error}")
         if self.evidence_error:
             terminalreporter.write_line(f"spilot evidence: not written: {self.evidence_error}")
         elif self.matrix is not None:

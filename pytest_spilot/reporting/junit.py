@@ -29,8 +29,22 @@ def _run_case(record: ValidationRecord) -> TestCase:
     return case
 
 
+def _regressions_case(record: ValidationRecord) -> TestCase:
+    case = TestCase(f"{record.id}::regressions", classname=record.file.replace("/", "."))
+    verdict = record.regressions
+    if verdict is None:
+        case.add_skipped_info("not judged in this release (interrupted or deselected)")
+        return case
+    case.stdout = "\n".join([verdict.message, *verdict.changes])
+    if verdict.outcome == "failed":
+        case.add_failure_info(
+            "\n".join([verdict.message, *(c for c in verdict.changes if c.endswith("regressed"))])
+        )
+    return case
+
+
 def state_to_junit(state: ReleaseState) -> str:
-    """One test case per validation run and per threshold, with metrics as properties."""
+    """One test case per validation run, threshold and regressions test; metrics as properties."""
     suites = []
     for record in state.validations.values():
         cases = [_run_case(record)]
@@ -46,6 +60,8 @@ def state_to_junit(state: ReleaseState) -> str:
                 if verdict.outcome == "failed":
                     case.add_failure_info(verdict.message)
             cases.append(case)
+        if record.regressions_declared or record.regressions is not None:
+            cases.append(_regressions_case(record))
         properties = {"version": state.version, "kind": record.kind}
         if record.run:
             properties |= {f"metric.{k}": fmt(v) for k, v in record.run.metrics.items()}

@@ -65,8 +65,9 @@ class ReleaseTable:
                 row.merge_result(verdict.outcome)
                 if verdict.value is not None:
                     row.metrics[verdict.metric] = verdict.value
-            missing = set(record.thresholds_declared) - set(record.thresholds)
-            if missing:
+            if record.regressions is not None:
+                row.merge_result(record.regressions.outcome)
+            if record.verdict == "unfinished":  # a declared verdict was never judged
                 row.merge_result("error")
         return table
 

@@ -9,6 +9,8 @@ from pathlib import Path
 import pytest
 from junit_kit import outcomes, properties
 
+from pytest_spilot.store import ReleaseStore
+
 DESIGNS = Path(__file__).resolve().parents[2] / "fixtures" / "innovus"
 
 PLAN = f"""
@@ -76,6 +78,14 @@ def test_innovus_validations(pytester: pytest.Pytester, backend: str) -> None:
     assert float(clean["metric.instance_count"]) > 0
     assert float(clean["metric.density"]) == pytest.approx(float(clean["metric.utilization_pct"]))
     assert any(v.endswith("summary_health.rpt") for k, v in clean.items() if "artifact" in k)
+    # The release's provenance names the tool the sessions ran on (the stand-in's tclsh).
+    state = ReleaseStore(pytester.path / ".spilot" / "dev.json").read().state
+    assert state is not None
+    tools = state.provenance.tools
+    if backend == "tcl":
+        assert tools["tclsh"][:1].isdigit(), tools  # info patchlevel: 8.6.13
+    else:
+        assert "tclsh" not in tools
 
 
 def test_fixtures_and_session_reuse(pytester: pytest.Pytester) -> None:

@@ -11,6 +11,8 @@ from junit_kit import outcomes, properties, property_values
 sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "librelane"))
 from flow_kit import DESIGNS, PDK, TOOLS, require_real_librelane
 
+from pytest_spilot.store import ReleaseStore
+
 PLAN = f"""
 version: 1
 markers: [librelane]
@@ -99,3 +101,10 @@ def test_progress_in_the_summary_under_xdist(pytester: pytest.Pytester) -> None:
             "  lint_error: failed: step 2/6 Checker.LintErrors * 17% injected failure*",
         ]
     )
+    # Workers journal each step, so the release document knows where each flow got to.
+    state = ReleaseStore(pytester.path / ".spilot" / "dev.json").read().state
+    assert state is not None
+    counter = state.validations["validations/flows.yaml::counter"].progress
+    failed = state.validations["validations/flows.yaml::lint_error"].progress
+    assert counter is not None and (counter.state, counter.step_count) == ("complete", 6)
+    assert failed is not None and (failed.state, failed.step_index) == ("failed", 2)

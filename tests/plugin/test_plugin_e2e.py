@@ -15,6 +15,8 @@ from pathlib import Path
 import pytest
 from junit_kit import outcomes, properties
 
+from pytest_spilot.store import ReleaseStore
+
 PLAN = """
 version: 1
 defaults:
@@ -220,7 +222,7 @@ validations:
         os.killpg(proc.pid, signal.SIGKILL)
         proc.wait()
         _kill_leftovers("41.75")
-    json.loads(state_file.read_text())  # still valid after SIGKILL
+    assert ReleaseStore(state_file).read().state is not None  # still readable after SIGKILL
     flag.touch()
     result = pytester.runpytest_subprocess("--spilot-resume", "-rs")
     result.assert_outcomes(passed=1, skipped=2)
@@ -230,10 +232,10 @@ validations:
 
 def _quick_judged(state_file: Path) -> bool:
     """The quick validation's threshold verdict is saved (its run alone is not enough)."""
-    if not state_file.exists():
+    state = ReleaseStore(state_file).read().state  # the document is written at the end
+    if state is None or "validations/r.yaml::quick" not in state.validations:
         return False
-    records = json.loads(state_file.read_text())["validations"]
-    return "v==1" in records.get("validations/r.yaml::quick", {}).get("thresholds", {})
+    return "v==1" in state.validations["validations/r.yaml::quick"].thresholds
 
 
 def _kill_leftovers(marker: str) -> None:

@@ -51,7 +51,7 @@ def test_regressions_against_the_previous_release(
     }
     result.stdout.fnmatch_lines(
         [
-            "*1 metric regressed against the baseline:*",
+            "*1 metric regressed against the baseline r1:*",
             "*area 100 -> 106 (+6.0%, lower_is_better, margin 5%): regressed*",
         ]
     )

@@ -1,0 +1,58 @@
+"""The tool behind a run's location and its version, for the release's provenance."""
+
+from __future__ import annotations
+
+import shlex
+import subprocess
+from importlib.metadata import PackageNotFoundError
+from importlib.metadata import version as package_version
+
+VERSION_TIMEOUT_S = 10.0
+
+# The batch systems of the built-in grid launchers and the command that names their version.
+BATCH_SYSTEMS = {
+    "srun": ("slurm", ["srun", "--version"]),
+    "slurm": ("slurm", ["srun", "--version"]),
+    "bsub": ("lsf", ["lsid"]),
+    "lsf": ("lsf", ["lsid"]),
+}
+
+
+def tool_probe(location: str, innovus_binary: str, tclsh: str) -> tuple[str, list[str], str] | None:
+    """``(tool, argv, stdin)`` that names the version of what ran at ``location``, if anything."""
+    kind, _, backend = location.partition(":")
+    if kind == "innovus" and backend == "tcl":
+        return "tclsh", [tclsh], "puts [info patchlevel]\n"
+    if kind == "innovus" and backend == "real":
+        return "innovus", [*shlex.split(innovus_binary), "-version"], ""
+    if kind == "librelane" and backend == "real":
+        return "librelane", [], ""
+    if kind in BATCH_SYSTEMS:
+        name, argv = BATCH_SYSTEMS[kind]
+        return name, argv, ""
+    return None
+
+
+def tool_version(tool: str, argv: list[str], stdin: str = "") -> str:
+    """The first line ``argv`` prints (a Python package's version when ``argv`` is empty)."""
+    if not argv:
+        try:
+            return package_version(tool)
+        except PackageNotFoundError:
+            return "unknown (not installed)"
+    try:
+        done = subprocess.run(
+            argv,
+            input=stdin,
+            capture_output=True,
+            text=True,
+            timeout=VERSION_TIMEOUT_S,
+            check=False,
+        )
+    except (OSError, subprocess.SubprocessError) as exc:
+        return f"unknown ({shlex.join(argv)}: {exc})"
+    text = (done.stdout + done.stderr).strip()
+    line = text.splitlines()[0] if text else ""
+    if done.returncode != 0 or not line:
+        return f"unknown ({shlex.join(argv)} exited {done.returncode})"
+    return line
