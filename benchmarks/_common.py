@@ -115,6 +115,7 @@ class Options:
 
     repeats: int = REPEATS
     bytecode_cache: bool = True
+    sizes: tuple[int, ...] = ()  # bench_scale.py's numbers of validations; () = its defaults
 
 
 def pytest_env(tmp: Path, options: Options) -> dict[str, str]:
@@ -142,7 +143,7 @@ def run_pytest(
     return time.perf_counter() - start, proc
 
 
-def _check(proc: subprocess.CompletedProcess[str], expect: str, label: str) -> None:
+def check_run(proc: subprocess.CompletedProcess[str], expect: str, label: str) -> None:
     """``expect`` is a regex the output must contain (e.g. ``\\b200 passed\\b``)."""
     if proc.returncode != 0 or not re.search(expect, proc.stdout):
         tail = "\n".join((proc.stdout + proc.stderr).strip().splitlines()[-15:])
@@ -165,11 +166,11 @@ def time_pytest(
     """Median of ``repeats`` timed runs, after one untimed warm-up run (page cache, .pyc)."""
     if warmup:
         _, proc = run_pytest(project, args, env)
-        _check(proc, expect, label)
+        check_run(proc, expect, label)
     runs = []
     for _ in range(repeats):
         elapsed, proc = run_pytest(project, args, env)
-        _check(proc, expect, label)
+        check_run(proc, expect, label)
         runs.append(round(elapsed, 4))
     return Timing(label=label, args=args, runs_s=runs)
 
@@ -223,8 +224,28 @@ def parse_args(description: str) -> tuple[Options, bool]:
         action="store_true",
         help="keep the caller's byte-code settings (e.g. PYTHONDONTWRITEBYTECODE=1)",
     )
+    parser.add_argument(
+        "--sizes",
+        type=_sizes,
+        default=(),
+        help="bench_scale.py only: numbers of validations, comma-separated "
+        "(default 300,3000,10000)",
+    )
     args = parser.parse_args()
-    return Options(repeats=args.repeats, bytecode_cache=not args.no_bytecode_cache), args.json
+    options = Options(
+        repeats=args.repeats, bytecode_cache=not args.no_bytecode_cache, sizes=args.sizes
+    )
+    return options, args.json
+
+
+def _sizes(text: str) -> tuple[int, ...]:
+    try:
+        sizes = tuple(int(part.replace("_", "")) for part in text.split(",") if part.strip())
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"not a list of integers: {text!r}") from None
+    if not sizes or min(sizes) < 1:
+        raise argparse.ArgumentTypeError(f"sizes must be positive integers: {text!r}")
+    return sizes
 
 
 def report(

@@ -1,4 +1,4 @@
-"""Run every benchmark (overhead, scaling, collection, session, log, remote, migration)."""
+"""Run every benchmark (overhead, scale, scaling, collection, session, log, remote, migration)."""
 
 from __future__ import annotations
 
@@ -9,12 +9,14 @@ import bench_logfollow
 import bench_migration
 import bench_overhead
 import bench_remote
+import bench_scale
 import bench_scaling
 import bench_session
 from _common import Options, Result, main
 
 BENCHES = (
     bench_overhead,
+    bench_scale,
     bench_scaling,
     bench_collection,
     bench_session,

@@ -2,9 +2,14 @@
 
 from __future__ import annotations
 
+from typing import TYPE_CHECKING
+
 from xdist.scheduler.loadscope import LoadScopeScheduling
 
 from pytest_spilot.plan.loader import PLAN_SUFFIXES
+
+if TYPE_CHECKING:
+    from xdist.workermanage import WorkerController
 
 
 def validation_scope(nodeid: str) -> str:
@@ -23,3 +28,17 @@ class ValidationScopeScheduling(LoadScopeScheduling):
 
     def _split_scope(self, nodeid: str) -> str:
         return validation_scope(nodeid)
+
+    def mark_test_complete(
+        self, node: WorkerController, item_index: int, duration: float = 0
+    ) -> None:
+        # LoadScopeScheduling keeps finished units and counts every one of them again after
+        # each report: quadratic in a release's size. Finished units are dropped (xdist reads
+        # only unfinished work: has_pending, tests_finished, remove_node).
+        nodeid = self.registered_collections[node][item_index]
+        scope = self._split_scope(nodeid)
+        work = self.assigned_work[node]
+        work[scope][nodeid] = True
+        if all(work[scope].values()):
+            del work[scope]
+        self._reschedule(node)

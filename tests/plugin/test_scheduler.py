@@ -21,3 +21,47 @@ from pytest_spilot.plugin.scheduler import validation_scope
 )
 def test_validation_scope(nodeid: str, scope: str) -> None:
     assert validation_scope(nodeid) == scope
+
+
+class FakeNode:
+    """Stands in for xdist's WorkerController: the scheduler only sends it work and asks for
+    its state (a real worker is exercised by the xdist end-to-end tests)."""
+
+    shutting_down = False
+
+    def __init__(self, name: str) -> None:
+        self.sent: list[int] = []
+        self.gateway = type("Gateway", (), {"id": name})()
+
+    def send_runtest_some(self, indices: list[int]) -> None:
+        self.sent += indices
+
+    def shutdown(self) -> None:
+        self.shutting_down = True
+
+
+def test_finished_validations_are_not_counted_again(pytester: pytest.Pytester) -> None:
+    """Each report costs the same at the 1st and the 10,000th validation: finished units
+    leave the scheduler's books (xdist's LoadScopeScheduling keeps and re-counts them)."""
+    from pytest_spilot.plugin.scheduler import ValidationScopeScheduling
+
+    ids = [f"v.yaml::job[{i}]::{item}" for i in range(50) for item in ("run", "a>=1")]
+    config = pytester.parseconfig()
+    config.option.tx = ["2*popen"]  # what -n 2 sets
+    sched = ValidationScopeScheduling(config)
+    nodes = [FakeNode("gw0"), FakeNode("gw1")]
+    for node in nodes:
+        sched.add_node(node)  # type: ignore[arg-type]
+        sched.add_node_collection(node, ids)  # type: ignore[arg-type]
+    sched.schedule()
+    done = 0
+    while any(n.sent for n in nodes):
+        for node in nodes:
+            while node.sent:
+                sched.mark_test_complete(node, node.sent.pop(0))  # type: ignore[arg-type]
+                done += 1
+        finished_units = sum(
+            all(unit.values()) for work in sched.assigned_work.values() for unit in work.values()
+        )
+        assert finished_units == 0
+    assert done == len(ids) and sched.tests_finished
