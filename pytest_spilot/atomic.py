@@ -44,7 +44,8 @@ def _write_temp(path: Path, data: bytes, durable: bool) -> str:
     return tmp
 
 
-def _fsync_dir(folder: Path) -> None:
+def fsync_dir(folder: Path) -> None:
+    """Make the names in ``folder`` (a file just created or renamed) survive a power cut."""
     dir_fd = os.open(folder, os.O_RDONLY)
     try:
         os.fsync(dir_fd)
@@ -62,7 +63,7 @@ def write_atomic(path: Path, text: str, *, durable: bool = True) -> None:
         Path(tmp).unlink(missing_ok=True)
         raise
     if durable:
-        _fsync_dir(path.parent)
+        fsync_dir(path.parent)
 
 
 def write_new(path: Path, text: str) -> bool:

@@ -23,9 +23,9 @@ from datetime import datetime
 from pathlib import Path
 from typing import Annotated, Literal
 
-from pydantic import Field, RootModel, TypeAdapter, ValidationError
+from pydantic import ConfigDict, Field, RootModel, TypeAdapter, ValidationError
 
-from pytest_spilot.atomic import file_mode
+from pytest_spilot.atomic import file_mode, fsync_dir
 from pytest_spilot.state import (
     Progress,
     RegressionRecord,
@@ -139,6 +139,9 @@ Event = Annotated[
 class JournalLine(RootModel[Event]):
     """One line of a release journal (``spilot schema journal``)."""
 
+    # Every variant is an object; saying so lets validators reject a bare value early.
+    model_config = ConfigDict(json_schema_extra={"type": "object"})
+
 
 _EVENT: TypeAdapter[Event] = TypeAdapter(Event)
 
@@ -209,7 +212,7 @@ class JournalWriter:
             python=sys.version.split()[0],
         )
         os.write(self._fd, header.model_dump_json().encode() + b"\n")
-        _fsync_dir(self.folder)  # the file's name survives a crash too
+        fsync_dir(self.folder)  # the file's name survives a crash too
         self._stop.clear()
         self._syncer = threading.Thread(target=self._sync_loop, name="spilot-journal", daemon=True)
         self._syncer.start()
@@ -236,14 +239,6 @@ class JournalWriter:
         with self._lock:
             os.close(self._fd)
             self._fd = None
-
-
-def _fsync_dir(folder: Path) -> None:
-    fd = os.open(folder, os.O_RDONLY)
-    try:
-        os.fsync(fd)
-    finally:
-        os.close(fd)
 
 
 @dataclass
@@ -311,4 +306,13 @@ def _writer_alive(path: Path) -> bool:
         return False
     except PermissionError:
         return True
-    return True
+    return not _zombie(pid)
+
+
+def _zombie(pid: int) -> bool:
+    """A killed writer whose parent died too stays a zombie where PID 1 does not reap."""
+    try:
+        stat = Path(f"/proc/{pid}/stat").read_bytes()
+    except OSError:
+        return False
+    return stat[stat.rfind(b")") + 2 : stat.rfind(b")") + 3] == b"Z"

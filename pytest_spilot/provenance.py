@@ -7,6 +7,8 @@ import subprocess
 from importlib.metadata import PackageNotFoundError
 from importlib.metadata import version as package_version
 
+from pytest_spilot.errors import SpilotError
+
 VERSION_TIMEOUT_S = 10.0
 
 # The batch systems of the built-in grid launchers and the command that names their version.
@@ -33,26 +35,28 @@ def tool_probe(location: str, innovus_binary: str, tclsh: str) -> tuple[str, lis
     return None
 
 
-def tool_version(tool: str, argv: list[str], stdin: str = "") -> str:
-    """The first line ``argv`` prints (a Python package's version when ``argv`` is empty)."""
-    if not argv:
-        try:
-            return package_version(tool)
-        except PackageNotFoundError:
-            return "unknown (not installed)"
+def version_output(argv: list[str], stdin: str = "", timeout_s: float = VERSION_TIMEOUT_S) -> str:
+    """What ``argv`` prints about its version; SpilotError when it cannot run or exits non-zero."""
     try:
         done = subprocess.run(
-            argv,
-            input=stdin,
-            capture_output=True,
-            text=True,
-            timeout=VERSION_TIMEOUT_S,
-            check=False,
+            argv, input=stdin, capture_output=True, text=True, timeout=timeout_s, check=False
         )
     except (OSError, subprocess.SubprocessError) as exc:
-        return f"unknown ({shlex.join(argv)}: {exc})"
+        raise SpilotError(f"{shlex.join(argv)}: {exc}") from None
     text = (done.stdout + done.stderr).strip()
-    line = text.splitlines()[0] if text else ""
-    if done.returncode != 0 or not line:
-        return f"unknown ({shlex.join(argv)} exited {done.returncode})"
-    return line
+    if done.returncode != 0 or not text:
+        first = text.splitlines()[0] if text else ""
+        raise SpilotError(f"{shlex.join(argv)} exited {done.returncode} printing {first!r}")
+    return text
+
+
+def tool_version(tool: str, argv: list[str], stdin: str = "") -> str:
+    """The first line ``argv`` prints (a Python package's version when ``argv`` is empty)."""
+    try:
+        if not argv:
+            return package_version(tool)
+        return version_output(argv, stdin).splitlines()[0]
+    except PackageNotFoundError:
+        return "unknown (not installed)"
+    except SpilotError as exc:
+        return f"unknown ({exc})"

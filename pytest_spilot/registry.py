@@ -3,17 +3,19 @@
 from __future__ import annotations
 
 from dataclasses import dataclass
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import pluggy
 
 from pytest_spilot import builtins, hookspecs
-from pytest_spilot.gates import GateCheck
-from pytest_spilot.innovus.supervisor import SessionBackend
-from pytest_spilot.launchers.base import Launcher
-from pytest_spilot.librelane.backends.base import FlowBackend
-from pytest_spilot.metrics.base import MetricSource
-from pytest_spilot.runners.base import ValidationRunner
+
+if TYPE_CHECKING:
+    from pytest_spilot.gates import GateCheck
+    from pytest_spilot.innovus.supervisor import SessionBackend
+    from pytest_spilot.launchers.base import Launcher
+    from pytest_spilot.librelane.backends.base import FlowBackend
+    from pytest_spilot.metrics.base import MetricSource
+    from pytest_spilot.runners.base import ValidationRunner
 
 
 @dataclass(frozen=True)

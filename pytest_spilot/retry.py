@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import re
 from collections.abc import Iterable
+from functools import cache
 
 from pytest_spilot.plan.model import RetryOn
 from pytest_spilot.runners.base import RunOutcome
@@ -30,7 +31,12 @@ BUILTIN_PATTERNS: dict[str, str] = {
     ),
     "session never became ready": r"the session was not ready within",
 }
-_COMPILED = {label: re.compile(p, re.IGNORECASE) for label, p in BUILTIN_PATTERNS.items()}
+
+
+@cache
+def _builtin_patterns() -> dict[str, re.Pattern[str]]:
+    # Compiled by the first failed attempt, not at import: most processes never see one.
+    return {label: re.compile(p, re.IGNORECASE) for label, p in BUILTIN_PATTERNS.items()}
 
 
 def transient_reason(outcome: RunOutcome, log_lines: Iterable[str], retry_on: RetryOn) -> str:
@@ -43,7 +49,7 @@ def transient_reason(outcome: RunOutcome, log_lines: Iterable[str], retry_on: Re
         return f"exit code {outcome.exit_code} is listed in retry_on.exit_codes"
     patterns = {f"retry_on pattern {p!r}": re.compile(p) for p in retry_on.patterns}
     if retry_on.builtin:
-        patterns.update(_COMPILED)
+        patterns.update(_builtin_patterns())
     for line in log_lines:
         for label, pattern in patterns.items():
             if pattern.search(line):

@@ -83,6 +83,28 @@ def test_torn_last_line_of_a_killed_writer_is_skipped_with_a_warning(tmp_path: P
     assert "torn last line" in warning and ":3:" in warning
 
 
+def test_a_killed_writer_left_a_zombie_is_gone(tmp_path: Path) -> None:
+    """Where nothing reaps a killed worker (PID 1 of some containers), its pid stays taken."""
+    code = (
+        "import sys, os, signal\n"
+        "from pathlib import Path\n"
+        "from pytest_spilot.journal import JournalWriter\n"
+        "from test_journal import started\n"
+        "w = JournalWriter(Path(sys.argv[1]), 'v1', 'gw1', Path(sys.argv[1]))\n"
+        "w.write(started('a'))\n"
+        "os.kill(os.getpid(), signal.SIGKILL)\n"
+    )
+    env = {**os.environ, "PYTHONPATH": str(Path(__file__).parent)}
+    zombie = subprocess.Popen([sys.executable, "-c", code, str(tmp_path)], env=env)
+    try:
+        while os.waitid(os.P_PID, zombie.pid, os.WEXITED | os.WNOWAIT) is None:
+            pass  # exited but not reaped: a zombie
+        [journal] = read_journal(tmp_path)
+        assert journal.finished
+    finally:
+        zombie.wait()
+
+
 def test_a_foreign_line_is_skipped_with_file_and_line(tmp_path: Path) -> None:
     writer = JournalWriter(tmp_path, "v1", "gw0", tmp_path)
     writer.write(started("a"))

@@ -19,7 +19,8 @@ COMPATIBILITY_FILE = "compatibility.json"  # a migration gate's result, in its r
 
 
 class _Model(BaseModel):
-    model_config = ConfigDict(extra="forbid")
+    # Built where a migration gate ran, not by every run's reporter that imports them.
+    model_config = ConfigDict(extra="forbid", defer_build=True)
 
 
 class Claim(_Model):

@@ -16,7 +16,6 @@ import os
 import re
 import shlex
 import shutil
-import subprocess
 import sys
 import time
 from collections.abc import Callable, Iterator
@@ -39,6 +38,7 @@ from pytest_spilot.innovus.rundir import TCL_DIR
 from pytest_spilot.innovus.session import InnovusSession
 from pytest_spilot.launchers.base import Launcher
 from pytest_spilot.launchers.template import TemplateLauncher
+from pytest_spilot.provenance import version_output
 from pytest_spilot.siteconfig import InnovusConfig
 
 # Claim → the issue code a failure of it blocks with.
@@ -152,28 +152,13 @@ class MigrationCheck:
         else:
             argv, stdin = [*tool, "--version"], ""
         try:
-            done = subprocess.run(
-                argv,
-                input=stdin,
-                capture_output=True,
-                text=True,
-                timeout=VERSION_TIMEOUT_S,
-                check=False,
-            )
-        except (OSError, subprocess.SubprocessError) as exc:
-            self._add("tool_version", "fail", f"{shlex.join(argv)}: {exc}")
+            text = version_output(argv, stdin, VERSION_TIMEOUT_S)
+        except SpilotError as exc:
+            self._add("tool_version", "fail", str(exc))
             return
-        text = (done.stdout + done.stderr).strip()
-        line = text.splitlines()[0] if text else ""
+        line = text.splitlines()[0]
         inputs = {"version_output": sha256(text.encode())}
-        if done.returncode != 0 or not line:
-            self._add(
-                "tool_version",
-                "fail",
-                f"{shlex.join(argv)} exited {done.returncode} printing {line!r}",
-                inputs,
-            )
-        elif self.version and not re.search(self.version, text):
+        if self.version and not re.search(self.version, text):
             self._add(
                 "tool_version", "fail", f"{line!r} does not match version {self.version!r}", inputs
             )

@@ -5,17 +5,21 @@ from __future__ import annotations
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any
-
-from filelock import FileLock
+from typing import TYPE_CHECKING, Any
 
 from pytest_spilot.errors import SpilotError
-from pytest_spilot.innovus.client import QueueSupervisor, skill_script
-from pytest_spilot.innovus.licenses import LicenseSlots
-from pytest_spilot.innovus.protocol import Ack, ErrorType
 from pytest_spilot.innovus.supervisor import Health, SessionBackend, SessionError, SessionSpec
-from pytest_spilot.launchers.base import Launcher
-from pytest_spilot.siteconfig import InnovusConfig
+
+# Every process makes its session object, few start a session: the client and the protocol's
+# models (pydantic) are imported when one starts.
+if TYPE_CHECKING:
+    from filelock import FileLock
+
+    from pytest_spilot.innovus.client import QueueSupervisor
+    from pytest_spilot.innovus.licenses import LicenseSlots
+    from pytest_spilot.innovus.protocol import Ack
+    from pytest_spilot.launchers.base import Launcher
+    from pytest_spilot.siteconfig import InnovusConfig
 
 USABLE = (Health.HEALTHY, Health.NO_HEARTBEAT)
 
@@ -96,6 +100,9 @@ class InnovusSession:
     ) -> SkillResult:
         """Run skill ``name`` on this process's session; ``check`` raises SkillFailed on FAIL."""
         session = self.supervisor()
+        from pytest_spilot.innovus.client import skill_script
+        from pytest_spilot.innovus.protocol import ErrorType
+
         ack = session.submit(skill_script(name), args or {}, timeout_s)
         if ack.error_type is ErrorType.SESSION_LOST:
             self._retire("lost")

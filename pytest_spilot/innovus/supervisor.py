@@ -6,12 +6,16 @@ from collections.abc import Mapping
 from dataclasses import dataclass, field
 from enum import StrEnum
 from pathlib import Path
-from typing import Any, ClassVar, Protocol
+from typing import TYPE_CHECKING, Any, ClassVar, Protocol
 
 from pytest_spilot.errors import SpilotError
-from pytest_spilot.innovus.protocol import Ack, Ready
-from pytest_spilot.launchers.base import Launcher
-from pytest_spilot.siteconfig import InnovusConfig
+
+# The protocol's pydantic models only when a session runs (the session module, imported in
+# every process, needs this one).
+if TYPE_CHECKING:
+    from pytest_spilot.innovus.protocol import Ack, Ready
+    from pytest_spilot.launchers.base import Launcher
+    from pytest_spilot.siteconfig import InnovusConfig
 
 
 class Health(StrEnum):

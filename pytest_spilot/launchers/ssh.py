@@ -9,12 +9,14 @@ from __future__ import annotations
 
 import contextlib
 import time
-from typing import BinaryIO
+from typing import TYPE_CHECKING, BinaryIO
 
 from pytest_spilot.launchers.base import TIMEOUT_EXIT_CODE, Job, JobResult
-from pytest_spilot.remote.connection import NodeError, describe
-from pytest_spilot.remote.node import RemoteNode
-from pytest_spilot.remote.process import RemoteProcess
+from pytest_spilot.remote.errors import NodeError, describe
+
+if TYPE_CHECKING:
+    from pytest_spilot.remote.node import RemoteNode
+    from pytest_spilot.remote.process import RemoteProcess
 
 
 class SshLauncher:

@@ -5,15 +5,18 @@ from __future__ import annotations
 import itertools
 from collections.abc import Callable, Mapping
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from pytest_spilot.errors import SpilotError
-from pytest_spilot.launchers.base import Launcher
-from pytest_spilot.librelane.backends.base import LINT_TO_SYNTHESIS, FlowBackend, FlowRequest
-from pytest_spilot.librelane.config import design_config, resolve_pdk
-from pytest_spilot.librelane.flow import FlowResult, FlowRunner, flow_env
-from pytest_spilot.librelane.progress import Progress
-from pytest_spilot.siteconfig import LibreLaneConfig
+
+# Every process makes its flows object, few run a flow: the flow machinery is imported by the
+# first run.
+if TYPE_CHECKING:
+    from pytest_spilot.launchers.base import Launcher
+    from pytest_spilot.librelane.backends.base import FlowBackend
+    from pytest_spilot.librelane.flow import FlowResult
+    from pytest_spilot.librelane.progress import Progress
+    from pytest_spilot.siteconfig import LibreLaneConfig
 
 
 class LibreLaneFlows:
@@ -56,6 +59,10 @@ class LibreLaneFlows:
         run_root: Path | None = None,
     ) -> FlowResult:
         """Run a flow on ``design`` (a folder); ``config`` adds LibreLane variables."""
+        from pytest_spilot.librelane.backends.base import LINT_TO_SYNTHESIS, FlowRequest
+        from pytest_spilot.librelane.config import design_config, resolve_pdk
+        from pytest_spilot.librelane.flow import FlowRunner, flow_env
+
         backend = self.backends.get(self.backend_name)
         if backend is None:
             raise SpilotError(
@@ -92,6 +99,8 @@ class LibreLaneFlows:
 
 
 def _maybe_pdk(pdk: str, pdk_root: str | None) -> Any:
+    from pytest_spilot.librelane.config import resolve_pdk
+
     try:
         return resolve_pdk(pdk, pdk_root)
     except SpilotError:

@@ -48,7 +48,9 @@ Scalar = str | int | float | bool
 class StrictModel(BaseModel):
     """Unknown keys are errors; models are immutable once loaded."""
 
-    model_config = ConfigDict(extra="forbid", frozen=True, populate_by_name=True)
+    # Built by the first file read, not at import: the xdist controller imports the models
+    # and never reads a file (its workers collect).
+    model_config = ConfigDict(extra="forbid", frozen=True, populate_by_name=True, defer_build=True)
 
 
 class RegexMetric(StrictModel):
@@ -79,7 +81,7 @@ class JsonMetric(StrictModel):
 class PluginMetric(BaseModel):
     """A metric read by a source that a plugin registers (hook ``pytest_spilot_metric_sources``)."""
 
-    model_config = ConfigDict(extra="allow", frozen=True)
+    model_config = ConfigDict(extra="allow", frozen=True, defer_build=True)
     source: Name
 
     @property

@@ -160,9 +160,9 @@ def pytest_configure(config: pytest.Config) -> None:
         if settings.resume and worker == "main":
             # Folded once here, before any worker starts: the workers then read a document
             # and an almost empty journal instead of each folding the whole release.
-            config.stash[FOLD_WARNINGS_KEY] = ReleaseStore(
-                settings.state_path, settings.version
-            ).fold().warnings
+            config.stash[FOLD_WARNINGS_KEY] = (
+                ReleaseStore(settings.state_path, settings.version).fold().warnings
+            )
         site = _site_config(config)
         config.pluginmanager.register(SiteLaunchers(site), "spilot-site-launchers")
         nodes = remote.node_pool(

@@ -4,14 +4,18 @@ from __future__ import annotations
 
 import sys
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 import pytest
 
 from pytest_spilot.errors import SpilotError
-from pytest_spilot.launchers.base import Launcher
 from pytest_spilot.launchers.ssh import SshLauncher
-from pytest_spilot.remote.inventory import Inventory, load_inventory
 from pytest_spilot.remote.node import NodePool, RemoteNode
+
+# The inventory's models only where there is an inventory.
+if TYPE_CHECKING:
+    from pytest_spilot.launchers.base import Launcher
+    from pytest_spilot.remote.inventory import Inventory
 
 NODES_KEY = pytest.StashKey[NodePool | None]()
 INVENTORY_NAMES = ("nodes.yaml", "nodes.yml")
@@ -33,6 +37,8 @@ def node_pool(config: pytest.Config, path: Path | None, log_dir: Path) -> NodePo
     """This process's nodes, or None without an inventory; a broken inventory is an error."""
     if path is None:
         return None
+    from pytest_spilot.remote.inventory import load_inventory
+
     inventory = load_inventory(path)
     worker = getattr(config, "workerinput", {}).get("workerid", "main")
     return NodePool(

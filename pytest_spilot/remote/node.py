@@ -7,17 +7,22 @@ import time
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
 from pathlib import Path
-from typing import BinaryIO
-
-import paramiko
+from typing import TYPE_CHECKING, BinaryIO
 
 from pytest_spilot.errors import SpilotError
 from pytest_spilot.launchers.base import NOT_FOUND_EXIT_CODE, TIMEOUT_EXIT_CODE
 from pytest_spilot.redact import Redactor
 from pytest_spilot.remote import shell
-from pytest_spilot.remote.connection import NodeError, NodeUnreachable, SshConnection, describe
-from pytest_spilot.remote.inventory import Inventory, Node
-from pytest_spilot.remote.process import RedactingStream, RemoteProcess
+from pytest_spilot.remote.errors import NodeError, NodeUnreachable, describe
+
+# Every process of a run imports this module (the release holds the pool); paramiko, and what
+# is built on it, only when a node connects.
+if TYPE_CHECKING:
+    import paramiko
+
+    from pytest_spilot.remote.connection import SshConnection
+    from pytest_spilot.remote.inventory import Inventory, Node
+    from pytest_spilot.remote.process import RemoteProcess
 
 Say = Callable[[str], None]
 
@@ -87,6 +92,8 @@ class RemoteNode:
                 self._conn.close()
                 self._conn = None
             if self._conn is None:
+                from pytest_spilot.remote.connection import SshConnection
+
                 self._conn = SshConnection(self.node, self.say)
             orphans, self._orphans = self._orphans, []
         for pgid in orphans:
@@ -253,6 +260,8 @@ class RemoteNode:
         except ValueError as exc:
             raise NodeError(f"{describe(self.node)}: {exc}") from None
         conn = self.connection()
+        from pytest_spilot.remote.process import RedactingStream, RemoteProcess
+
         redactor = self.redactor(env)
         process = RemoteProcess(
             conn.open_shell(script),

@@ -12,7 +12,7 @@ from typing import BinaryIO
 import paramiko
 
 from pytest_spilot.redact import Redactor
-from pytest_spilot.remote.connection import SSH_FAILURE_EXIT_CODE
+from pytest_spilot.remote.errors import SSH_FAILURE_EXIT_CODE
 from pytest_spilot.remote.shell import PID_MARKER
 
 PARTIAL_LINE_LIMIT = 64 * 1024  # a line longer than this is flushed before its newline
