@@ -12,6 +12,8 @@ import yaml
 from pytest_spilot.errors import PlanError
 
 Loc = tuple[str | int, ...]
+# libyaml's parser gives the same nodes and marks (character offsets) about 5x faster.
+_Loader: type[yaml.SafeLoader] = getattr(yaml, "CSafeLoader", yaml.SafeLoader)
 
 
 @dataclass
@@ -88,7 +90,7 @@ def load_yaml(path: Path) -> YamlDocument:
     except (OSError, UnicodeDecodeError) as exc:
         raise PlanError(path, f"cannot read the file ({exc}); it must be UTF-8 text") from None
     doc = YamlDocument(path=path, data=None)
-    loader = yaml.SafeLoader(text)
+    loader = _Loader(text)
     try:
         node = loader.get_single_node()
         doc.data = None if node is None else _Builder(doc, loader).build(node, ())

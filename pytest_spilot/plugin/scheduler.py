@@ -9,6 +9,8 @@ from xdist.scheduler.loadscope import LoadScopeScheduling
 from pytest_spilot.plan.loader import PLAN_SUFFIXES
 
 if TYPE_CHECKING:
+    import pytest
+    from xdist.remote import Producer
     from xdist.workermanage import WorkerController
 
 
@@ -25,6 +27,20 @@ def validation_scope(nodeid: str) -> str:
 
 class ValidationScopeScheduling(LoadScopeScheduling):
     """Work units are whole validations (run + thresholds); every other test is its own unit."""
+
+    def __init__(self, config: pytest.Config, log: Producer | None = None) -> None:
+        super().__init__(config, log)
+        self._positions: dict[WorkerController, dict[str, int]] = {}
+
+    def _assign_work_unit(self, node: WorkerController) -> None:
+        # LoadScopeScheduling finds every item with list.index: quadratic in a release's size.
+        scope, work_unit = self.workqueue.popitem(last=False)
+        self.assigned_work.setdefault(node, {})[scope] = work_unit
+        positions = self._positions.get(node)
+        if positions is None:
+            collection = self.registered_collections[node]
+            positions = self._positions[node] = {nodeid: i for i, nodeid in enumerate(collection)}
+        node.send_runtest_some([positions[n] for n, done in work_unit.items() if not done])
 
     def _split_scope(self, nodeid: str) -> str:
         return validation_scope(nodeid)

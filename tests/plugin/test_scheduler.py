@@ -65,3 +65,33 @@ def test_finished_validations_are_not_counted_again(pytester: pytest.Pytester) -
         )
         assert finished_units == 0
     assert done == len(ids) and sched.tests_finished
+
+
+class NoIndexList(list[str]):
+    def index(self, *args: object) -> int:  # type: ignore[override]
+        raise AssertionError("list.index scans the whole collection for every validation")
+
+
+def test_items_are_found_without_scanning_the_collection(pytester: pytest.Pytester) -> None:
+    """Sending a validation costs the same at the 1st and the 10,000th: positions come from a
+    map built once per worker, and each item is sent once, under its own position."""
+    from pytest_spilot.plugin.scheduler import ValidationScopeScheduling
+
+    ids = [f"v.yaml::job[{i}]::{item}" for i in range(30) for item in ("run", "a>=1", "b<=2")]
+    config = pytester.parseconfig()
+    config.option.tx = ["2*popen"]
+    sched = ValidationScopeScheduling(config)
+    nodes = [FakeNode("gw0"), FakeNode("gw1")]
+    for node in nodes:
+        sched.add_node(node)  # type: ignore[arg-type]
+        sched.add_node_collection(node, ids)  # type: ignore[arg-type]
+        sched.registered_collections[node] = NoIndexList(ids)  # type: ignore[index]
+    sched.schedule()
+    ran: list[str] = []
+    while any(n.sent for n in nodes):
+        for node in nodes:
+            while node.sent:
+                index = node.sent.pop(0)
+                ran.append(ids[index])
+                sched.mark_test_complete(node, index)  # type: ignore[arg-type]
+    assert sorted(ran) == sorted(ids) and sched.tests_finished
