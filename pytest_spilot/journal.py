@@ -222,10 +222,14 @@ class JournalWriter:
             self.sync()
 
     def sync(self) -> None:
+        # fsync outside the lock: on a shared (NFS) release area it can take milliseconds,
+        # and a result being written must not wait for it. Only close() closes the fd, after
+        # the syncer has stopped.
         with self._lock:
-            if self._fd is not None and self._dirty:
-                self._dirty = False
-                os.fsync(self._fd)
+            fd = self._fd if self._dirty else None
+            self._dirty = False
+        if fd is not None:
+            os.fsync(fd)
 
     def close(self) -> None:
         """Write the closing line and sync; a later event opens a new file."""
