@@ -62,7 +62,8 @@ def test_open_file_of_a_live_writer_is_not_finished_and_its_partial_line_is_sile
     assert [type(e) for e in journal.events] == [ProcessStarted, RunStarted]
 
 
-def test_torn_last_line_of_a_killed_writer_is_skipped_with_a_warning(tmp_path: Path) -> None:
+def killed_writer(folder: Path, last_bytes: bytes = b"") -> subprocess.Popen[bytes]:
+    """A process that writes one event (then ``last_bytes``) to ``folder`` and is SIGKILLed."""
     code = (
         "import sys, os, signal\n"
         "from pathlib import Path\n"
@@ -70,12 +71,16 @@ def test_torn_last_line_of_a_killed_writer_is_skipped_with_a_warning(tmp_path: P
         "from test_journal import started\n"
         "w = JournalWriter(Path(sys.argv[1]), 'v1', 'gw1', Path(sys.argv[1]))\n"
         "w.write(started('a'))\n"
-        'os.write(w._fd, b\'{"event": "threshold_jud\')\n'
+        "os.write(w._fd, sys.argv[2].encode())\n"
         "os.kill(os.getpid(), signal.SIGKILL)\n"
     )
     env = {**os.environ, "PYTHONPATH": str(Path(__file__).parent)}
-    done = subprocess.run([sys.executable, "-c", code, str(tmp_path)], env=env, check=False)
-    assert done.returncode == -9
+    argv = [sys.executable, "-c", code, str(folder), last_bytes.decode()]
+    return subprocess.Popen(argv, env=env)
+
+
+def test_torn_last_line_of_a_killed_writer_is_skipped_with_a_warning(tmp_path: Path) -> None:
+    assert killed_writer(tmp_path, b'{"event": "threshold_jud').wait() == -9
     [journal] = read_journal(tmp_path)
     assert journal.finished  # its writer is gone
     assert [type(e) for e in journal.events] == [ProcessStarted, RunStarted]
@@ -85,17 +90,7 @@ def test_torn_last_line_of_a_killed_writer_is_skipped_with_a_warning(tmp_path: P
 
 def test_a_killed_writer_left_a_zombie_is_gone(tmp_path: Path) -> None:
     """Where nothing reaps a killed worker (PID 1 of some containers), its pid stays taken."""
-    code = (
-        "import sys, os, signal\n"
-        "from pathlib import Path\n"
-        "from pytest_spilot.journal import JournalWriter\n"
-        "from test_journal import started\n"
-        "w = JournalWriter(Path(sys.argv[1]), 'v1', 'gw1', Path(sys.argv[1]))\n"
-        "w.write(started('a'))\n"
-        "os.kill(os.getpid(), signal.SIGKILL)\n"
-    )
-    env = {**os.environ, "PYTHONPATH": str(Path(__file__).parent)}
-    zombie = subprocess.Popen([sys.executable, "-c", code, str(tmp_path)], env=env)
+    zombie = killed_writer(tmp_path)
     try:
         while os.waitid(os.P_PID, zombie.pid, os.WEXITED | os.WNOWAIT) is None:
             pass  # exited but not reaped: a zombie
