@@ -36,17 +36,84 @@ class YamlDocument:
         return self.lines.get((), None)
 
 
+# What a validation file may say: YAML's core schema (plus the timestamps and merge keys that
+# PyYAML's safe loader resolves by itself). Any other tag (``!!python/...``, ``!custom``) would
+# be silently dropped on a sequence or mapping, so it is refused.
+CORE_TAGS = frozenset(
+    f"tag:yaml.org,2002:{name}"
+    for name in ("str", "int", "float", "bool", "null", "seq", "map", "timestamp", "merge")
+)
+MAX_DEPTH = 64  # plans nest a handful of levels; this bounds the builder's recursion
+MIN_ALIAS_BUDGET = 10_000  # nodes that aliases may repeat, or 10 per distinct node if more
+
+
 class _Builder:
     def __init__(self, doc: YamlDocument, loader: yaml.SafeLoader) -> None:
         self.doc = doc
         self.loader = loader
+        self.seen: set[int] = set()
+        self.active: set[int] = set()
+        self.repeated = 0
+
+    def refuse(self, message: str, loc: Loc, node: yaml.Node | None = None) -> PlanError:
+        # Inside aliases and deep nests the node's own line is the anchor's, and the full
+        # path is noise: name the key the user wrote, at most four steps down.
+        where = loc
+        if node is None:
+            keys = [i for i, part in enumerate(loc[:4]) if isinstance(part, str)]
+            where = loc[: keys[-1] + 1] if keys else loc[:1]
+        line = node.start_mark.line + 1 if node is not None else self.doc.line_of(where)
+        return PlanError(self.doc.path, message, line=line, field=dotted(where))
 
     def build(self, node: yaml.Node, loc: Loc) -> Any:
+        if node.tag not in CORE_TAGS:
+            raise self.refuse(
+                f"tag {node.tag.replace('tag:yaml.org,2002:', '!!')!r} is not allowed; "
+                "validation files use plain YAML values only: remove the tag",
+                loc,
+                node,
+            )
+        if len(loc) > MAX_DEPTH:
+            raise self.refuse(
+                f"nested more than {MAX_DEPTH} levels deep; flatten the structure", loc
+            )
+        key = id(node)
+        if key in self.active:
+            raise self.refuse(
+                "an alias refers to the mapping or list that contains it (a recursive "
+                "alias); point the alias at a separate anchor",
+                loc,
+            )
+        if key in self.seen:
+            self.repeated += 1
+            if self.repeated > max(MIN_ALIAS_BUDGET, 10 * len(self.seen)):
+                raise self.refuse(
+                    f"aliases expand to more than {self.repeated - 1} repeated values "
+                    "(an alias bomb?); use fewer nested aliases",
+                    loc,
+                )
+        self.seen.add(key)
+        self.active.add(key)
+        try:
+            return self._build(node, loc)
+        finally:
+            self.active.discard(key)
+
+    def _build(self, node: yaml.Node, loc: Loc) -> Any:
         self.doc.lines.setdefault(loc, node.start_mark.line + 1)
         if isinstance(node, yaml.MappingNode):
             result: dict[Any, Any] = {}
+            own = sum(k.tag != "tag:yaml.org,2002:merge" for k, _ in node.value)
             self.loader.flatten_mapping(node)
-            for key_node, value_node in node.value:
+            merged = len(node.value) - own  # '<<' pairs come first; the mapping's own override
+            from_merge: set[Any] = set()
+            for index, (key_node, value_node) in enumerate(node.value):
+                if key_node.tag not in CORE_TAGS or not isinstance(key_node, yaml.ScalarNode):
+                    raise self.refuse(
+                        "mapping keys must be plain words (no tags, lists or mappings)",
+                        loc,
+                        key_node,
+                    )
                 key = self.loader.construct_object(key_node, deep=True)
                 if not isinstance(key, str | int | float | bool) or key is None:
                     raise PlanError(
@@ -54,13 +121,17 @@ class _Builder:
                         f"mapping key {key!r} is not a plain name; write keys as plain words",
                         line=key_node.start_mark.line + 1,
                     )
-                if key in result:
+                if key in result and key not in from_merge:
                     raise PlanError(
                         self.doc.path,
                         f"key {key!r} appears twice in the same mapping; keep one",
                         line=key_node.start_mark.line + 1,
                         field=dotted(loc),
                     )
+                if index < merged:
+                    from_merge.add(key)
+                else:
+                    from_merge.discard(key)
                 self.doc.lines[(*loc, str(key))] = key_node.start_mark.line + 1
                 result[key] = self.build(value_node, (*loc, str(key)))
             return result
@@ -80,15 +151,25 @@ def dotted(loc: Sequence[str | int]) -> str:
 def load_yaml(path: Path) -> YamlDocument:
     """Parse ``path``; raise PlanError with the line for unreadable files and YAML syntax errors."""
     try:
-        text = path.read_text(encoding="utf-8")
+        data = path.read_bytes()
+        # Universal newlines, as read_text gives: spans index this text.
+        text = data.decode("utf-8").replace("\r\n", "\n").replace("\r", "\n")
+    except UnicodeDecodeError as exc:
+        line = data[: exc.start].count(b"\n") + 1
+        raise PlanError(
+            path,
+            f"byte {data[exc.start : exc.start + 1]!r} is not UTF-8 text; save the file as "
+            "UTF-8 (it was probably written in Latin-1 or another legacy encoding)",
+            line=line,
+        ) from None
     except FileNotFoundError:
         raise PlanError(
             path,
             "file not found; check the path (relative paths resolve "
             "against the file that names them)",
         ) from None
-    except (OSError, UnicodeDecodeError) as exc:
-        raise PlanError(path, f"cannot read the file ({exc}); it must be UTF-8 text") from None
+    except OSError as exc:
+        raise PlanError(path, f"cannot read the file ({exc.strerror or exc})") from None
     doc = YamlDocument(path=path, data=None)
     loader = _Loader(text)
     try:
@@ -107,6 +188,12 @@ def load_yaml(path: Path) -> YamlDocument:
         ) from None
     except yaml.YAMLError as exc:
         raise PlanError(path, f"YAML error: {exc}") from None
+    except RecursionError:  # PyYAML's pure-Python parser, or merge keys, nested without end
+        raise PlanError(
+            path,
+            f"nested too deeply to read (more than {MAX_DEPTH} levels, or '<<' merge keys that "
+            "merge themselves); flatten the structure",
+        ) from None
     finally:
         loader.dispose()
     return doc

@@ -29,6 +29,20 @@ class MetricSource(Protocol):
         ...
 
 
+def run_file(ctx: MetricContext, name: str) -> Path:
+    """``name`` in the run directory; a relative name whose links lead outside it is refused."""
+    path = ctx.run_dir / name
+    if Path(name).is_absolute():
+        return path  # said so on purpose in the validation file
+    resolved = path.resolve()
+    if not resolved.is_relative_to(ctx.run_dir.resolve()):
+        raise MetricMissing(
+            f"{path} leads outside the run directory (to {resolved}, through a symbolic "
+            "link); metrics read files the job wrote, or an absolute path named in the plan"
+        )
+    return path
+
+
 def as_number(value: Any, where: str) -> float:
     """``value`` as a float, or MetricMissing naming ``where`` it came from."""
     if isinstance(value, bool):

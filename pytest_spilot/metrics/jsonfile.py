@@ -5,7 +5,7 @@ from __future__ import annotations
 import json
 from typing import Any, ClassVar
 
-from pytest_spilot.metrics.base import MetricContext, MetricMissing, as_number
+from pytest_spilot.metrics.base import MetricContext, MetricMissing, as_number, run_file
 from pytest_spilot.plan.model import JsonMetric
 
 
@@ -30,7 +30,7 @@ class JsonMetricSource:
     key: ClassVar[str] = "json"
 
     def read(self, spec: JsonMetric, ctx: MetricContext) -> float:
-        path = ctx.run_dir / spec.file
+        path = run_file(ctx, spec.file)
         try:
             data = json.loads(path.read_text(encoding="utf-8"))
         except FileNotFoundError:

@@ -5,7 +5,7 @@ from __future__ import annotations
 import re
 from typing import ClassVar
 
-from pytest_spilot.metrics.base import MetricContext, MetricMissing, as_number
+from pytest_spilot.metrics.base import MetricContext, MetricMissing, as_number, run_file
 from pytest_spilot.plan.model import RegexMetric
 
 
@@ -14,7 +14,7 @@ class RegexMetricSource:
 
     def read(self, spec: RegexMetric, ctx: MetricContext) -> float:
         pattern = re.compile(spec.regex, re.MULTILINE)
-        path = ctx.run_dir / spec.file if spec.file else ctx.log_path
+        path = run_file(ctx, spec.file) if spec.file else ctx.log_path
         try:
             text = path.read_text(encoding="utf-8", errors="replace")
         except FileNotFoundError:

@@ -35,7 +35,7 @@ def load_validation_file(path: Path) -> ValidationFile:
     try:
         plan = ValidationFile.model_validate(doc.data)
     except ValidationError as exc:
-        raise PlanErrors([model_error(doc, err) for err in exc.errors()]) from None
+        raise PlanErrors(model_errors(doc, exc)) from None
     _check_unique_names(doc, plan)
     return plan
 
@@ -60,6 +60,49 @@ def _check_unique_names(doc: YamlDocument, plan: ValidationFile) -> None:
                 seen[entry.name] = f"line {doc.line_of(loc)}"
     if errors:
         raise PlanErrors(errors)
+
+
+# What a value must be, by pydantic's error type, for "expected a list or a string".
+_EXPECTED = {
+    "list_type": "a list",
+    "string_type": "a string",
+    "int_type": "an integer",
+    "int_parsing": "an integer",
+    "float_type": "a number",
+    "float_parsing": "a number",
+    "bool_type": "true or false",
+    "bool_parsing": "true or false",
+    "dict_type": "a mapping",
+    "model_type": "a mapping",
+}
+
+
+def model_errors(
+    doc: YamlDocument, exc: ValidationError, root: type[BaseModel] = ValidationFile
+) -> list[PlanError]:
+    """Every error of ``exc``; a value that fits none of a union's types is one error."""
+    errors: list[PlanError] = []
+    alternatives: dict[tuple[int | None, str | None], list[str]] = {}
+    for err in exc.errors():
+        expected = _EXPECTED.get(err["type"])
+        if expected is None:
+            errors.append(model_error(doc, err, root))
+            continue
+        loc = _data_loc(doc.data, err["loc"])
+        where = (doc.line_of(loc), dotted(loc))
+        if where not in alternatives:
+            alternatives[where] = []
+            value = err.get("input")
+            shown = {dict: "a mapping", list: "a list"}.get(type(value), repr(value))
+            errors.append(PlanError(doc.path, shown, line=where[0], field=where[1]))
+        if expected not in alternatives[where]:
+            alternatives[where].append(expected)
+    for i, error in enumerate(errors):
+        kinds = alternatives.get((error.line, error.field))
+        if kinds is not None:
+            text = f"expected {' or '.join(kinds)} (got {error.message})"
+            errors[i] = PlanError(doc.path, text, line=error.line, field=error.field)
+    return errors
 
 
 def model_error(doc: YamlDocument, err: Any, root: type[BaseModel] = ValidationFile) -> PlanError:
@@ -93,18 +136,20 @@ def model_error(doc: YamlDocument, err: Any, root: type[BaseModel] = ValidationF
 def _data_loc(data: Any, loc: tuple[str | int, ...]) -> Loc:
     """Drop the union tags pydantic puts in ``loc``, keeping only steps that exist in the data."""
     out: list[str | int] = []
-    for part in loc:
-        # A union tag that is also a key (``regex:``) is a tag unless it is the last step.
+    for i, part in enumerate(loc):
+        # A union tag that is also a key (``regex:``) is a tag when the next step is a key of
+        # the same mapping; otherwise it is the key, and what follows it are union tags.
+        following = loc[i + 1] if i + 1 < len(loc) else None
         in_dict = (
             isinstance(data, dict)
             and part in data
-            and (part == loc[-1] or isinstance(data[part], dict | list))
+            and (following is None or isinstance(data[part], dict | list) or following not in data)
         )
         in_list = isinstance(data, list) and isinstance(part, int) and part < len(data)
         if in_dict or in_list:
             data = data[part]
         elif isinstance(data, dict | list):
-            if part == loc[-1] and not isinstance(part, int):
+            if following is None and not isinstance(part, int):
                 out.append(part)  # a missing or unknown key: keep it for the message
             continue
         else:

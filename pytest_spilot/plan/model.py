@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import re
+from pathlib import PurePosixPath
 from typing import Annotated, Any, Literal
 
 from pydantic import (
@@ -41,7 +42,21 @@ def _check_regex(value: str) -> str:
     return value
 
 
+def _check_run_file(value: str) -> str:
+    parts = PurePosixPath(value).parts
+    if not value.strip():
+        raise ValueError("the file name is empty; name a file of the run directory")
+    if not PurePosixPath(value).is_absolute() and ".." in parts:
+        raise ValueError(
+            f"{value!r} leaves the run directory ('..'); name a file inside it, or give an "
+            "absolute path to read a file elsewhere on purpose"
+        )
+    return value
+
+
 Name = Annotated[str, AfterValidator(_check_name)]
+# A file a metric reads: relative to the run directory (and kept inside it), or absolute.
+RunFile = Annotated[str, AfterValidator(_check_run_file)]
 Scalar = str | int | float | bool
 
 
@@ -58,8 +73,10 @@ class RegexMetric(StrictModel):
 
     regex: Annotated[str, AfterValidator(_check_regex)]
     aggregate: Literal["first", "last", "max", "min", "count"] = "last"
-    file: str | None = Field(
-        None, description="a file relative to the run directory to search instead of the log"
+    file: RunFile | None = Field(
+        None,
+        description="a file to search instead of the log: relative to the run directory "
+        "(and inside it), or absolute",
     )
 
     @property
@@ -70,7 +87,9 @@ class RegexMetric(StrictModel):
 class JsonMetric(StrictModel):
     """A number in a JSON file (relative to the run directory) at a dotted key path."""
 
-    file: str = Field(alias="json", description="JSON file, relative to the run directory")
+    file: RunFile = Field(
+        alias="json", description="JSON file: relative to the run directory (inside it) or absolute"
+    )
     path: str = Field(description="dotted key path, e.g. summary.success_rate or corners.0.wns")
 
     @property

@@ -14,7 +14,7 @@ from typing import Any
 from pydantic import BaseModel, ConfigDict, Field, PrivateAttr, ValidationError, model_validator
 
 from pytest_spilot.errors import PlanError, PlanErrors, SpilotError
-from pytest_spilot.plan.loader import model_error
+from pytest_spilot.plan.loader import model_errors
 from pytest_spilot.plan.model import Name
 from pytest_spilot.yamlsource import load_yaml
 
@@ -156,7 +156,7 @@ def load_inventory(path: Path) -> Inventory:
     try:
         inventory = Inventory.model_validate(doc.data)
     except ValidationError as exc:
-        raise PlanErrors([model_error(doc, err, Inventory) for err in exc.errors()]) from None
+        raise PlanErrors(model_errors(doc, exc, Inventory)) from None
     inventory._path = path
     for name, node in inventory.nodes.items():
         node._base_dir = path.parent.resolve()

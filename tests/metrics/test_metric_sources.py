@@ -46,3 +46,16 @@ def test_json_dotted_path_with_index(ctx):
 def test_json_missing(ctx, file, path, why):
     with pytest.raises(MetricMissing, match=why):
         JsonMetricSource().read(JsonMetric(json=file, path=path), ctx)
+
+
+def test_a_link_out_of_the_run_directory_is_refused(ctx, tmp_path_factory):
+    """A job (or a hostile plan) may leave a symbolic link; metrics do not follow it out."""
+    outside = tmp_path_factory.mktemp("elsewhere") / "secret.json"
+    outside.write_text(json.dumps({"a": 1}))
+    (ctx.run_dir / "out.json").symlink_to(outside)
+    with pytest.raises(MetricMissing, match="leads outside the run directory"):
+        JsonMetricSource().read(JsonMetric(json="out.json", path="a"), ctx)
+    with pytest.raises(MetricMissing, match="leads outside the run directory"):
+        RegexMetricSource().read(RegexMetric(regex="a", file="out.json"), ctx)
+    # Named absolute on purpose in the plan, the same file is read.
+    assert JsonMetricSource().read(JsonMetric(json=str(outside), path="a"), ctx) == 1

@@ -24,7 +24,7 @@ CORPUS = {
     "wrong_type": (
         "validations:\n  - name: a\n    run: [x]\n    timeout_s: fast\n",
         4,
-        "validations[0].timeout_s: Input should be a valid number",
+        "validations[0].timeout_s: expected a number (got 'fast')",
     ),
     "bad_regex": (
         "validations:\n  - name: a\n    run: [x]\n    metrics:\n      m: {regex: 'a(('}\n",

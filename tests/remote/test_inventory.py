@@ -72,7 +72,7 @@ def test_unknown_node_names_the_known_ones(tmp_path: Path) -> None:
             "nodes.yaml:2: nodes.a.prot: unknown key 'prot'; did you mean 'port'?",
         ),
         ("nodes:\n  a: {port: 22}\n", "nodes.yaml:2: nodes.a.host: required key 'host'"),
-        ("nodes:\n  a: {host: x, port: ssh}\n", "nodes.a.port: Input should be a valid integer"),
+        ("nodes:\n  a: {host: x, port: ssh}\n", "nodes.a.port: expected an integer (got 'ssh')"),
         (
             "defaults: {usr: cad}\nnodes: {}\n",
             "nodes.yaml:1: defaults.usr: unknown key 'usr'; did you mean 'user'?",
@@ -81,7 +81,7 @@ def test_unknown_node_names_the_known_ones(tmp_path: Path) -> None:
             "nodes:\n  a:\n    host: x\n    secret_env: [TOKEN]\n",
             "nodes.yaml:4: nodes.a.secret_env: secret_env names TOKEN but env has no such variable",
         ),
-        ("nodes: [a, b]\n", "nodes.yaml:1: nodes: Input should be a valid dictionary"),
+        ("nodes: [a, b]\n", "nodes.yaml:1: nodes: expected a mapping (got a list)"),
         ("- a\n", "a node inventory is a mapping"),
         ("nodes:\n  a: {host: x\n", "YAML syntax error"),
         ("nodes:\n  'bad name': {host: x}\n", "is not a valid name"),
