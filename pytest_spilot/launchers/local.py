@@ -16,6 +16,7 @@ from pytest_spilot.launchers.base import (
     JobResult,
 )
 from pytest_spilot.launchers.process import TOKEN_VAR, kill_tree, wait_exit
+from pytest_spilot.launchers.reaper import REAPER
 
 
 class LocalProcess:
@@ -23,6 +24,7 @@ class LocalProcess:
 
     def __init__(self, job: Job, argv: list[str]) -> None:
         self.token = uuid.uuid4().hex
+        self._watched = False
         env = {**os.environ, **job.env, TOKEN_VAR: self.token}
         job.log_path.parent.mkdir(parents=True, exist_ok=True)
         self._files: list[BinaryIO] = [open(job.log_path, "ab", buffering=0)]  # noqa: SIM115
@@ -42,6 +44,8 @@ class LocalProcess:
             self._close()
             raise
         self.pid = self.proc.pid
+        REAPER.watch(self.pid, self.token)
+        self._watched = True
 
     def log(self, line: str) -> None:
         self._files[0].write(f"[spilot] {line}\n".encode())
@@ -70,6 +74,9 @@ class LocalProcess:
         self._close()
 
     def _close(self) -> None:
+        if self._watched:
+            self._watched = False
+            REAPER.forget(self.pid)
         for fh in self._files:
             with contextlib.suppress(OSError):
                 fh.close()

@@ -82,3 +82,53 @@ def test_background_child_of_a_finished_job_is_stopped(tmp_path: Path) -> None:
     result = LocalLauncher(grace_s=0.5).run(job(tmp_path, f"sleep {marker} & echo done"))
     assert result.exit_code == 0
     assert live_pids_with(marker) == []
+
+
+def test_jobs_end_with_their_harness_even_when_it_is_sigkilled(tmp_path: Path) -> None:
+    """The harness is SIGKILLed with its whole process group while two jobs run (one with a
+    child that left for a session of its own): within 1 s no job process is left."""
+    import os
+    import signal
+    import subprocess
+    import sys
+
+    in_group, escaped, second = unique_sleep(), unique_sleep(), unique_sleep()
+    harness = (
+        "import sys, threading, time\n"
+        "from pathlib import Path\n"
+        "from pytest_spilot.launchers.base import Job\n"
+        "from pytest_spilot.launchers.local import LocalLauncher\n"
+        "d = Path(sys.argv[1])\n"
+        "def run(name, script):\n"
+        "    job = Job(['sh', '-c', script], cwd=d, log_path=d / name, timeout_s=60)\n"
+        "    LocalLauncher().run(job)\n"
+        f"threading.Thread(target=run, args=('a.log', 'sleep {in_group} & setsid sleep "
+        f"{escaped} & wait')).start()\n"
+        f"threading.Thread(target=run, args=('b.log', 'sleep {second}')).start()\n"
+        "print('started', flush=True)\n"
+        "time.sleep(60)\n"
+    )
+    proc = subprocess.Popen(
+        [sys.executable, "-c", harness, str(tmp_path)],
+        stdout=subprocess.PIPE,
+        start_new_session=True,
+    )
+    markers = (in_group, escaped, second)
+    try:
+        assert proc.stdout is not None and proc.stdout.readline() == b"started\n"
+        deadline = time.monotonic() + 10
+        while not all(live_pids_with(m) for m in markers) and time.monotonic() < deadline:
+            time.sleep(0.02)
+        assert all(live_pids_with(m) for m in markers)
+        os.killpg(proc.pid, signal.SIGKILL)
+        proc.wait()
+        killed = time.monotonic()
+        while any(live_pids_with(m) for m in markers) and time.monotonic() - killed < 1:
+            time.sleep(0.02)
+        assert [live_pids_with(m) for m in markers] == [[], [], []]
+    finally:
+        for pid in [p for m in markers for p in live_pids_with(m)]:
+            os.kill(pid, signal.SIGKILL)
+        if proc.poll() is None:
+            os.killpg(proc.pid, signal.SIGKILL)
+            proc.wait()
