@@ -21,12 +21,33 @@ if TYPE_CHECKING:
     from pytest_spilot.remote.node import NodePool
 
 LOG_NAME = "job.log"
+KEPT_RUNS = 2  # earlier runs of a validation kept beside its run directory: <id>~1, <id>~2
 
 
 def run_dir_for(root: Path, version: str, validation: PlannedValidation) -> Path:
     """``<root>/<version>/<file key without suffix>/<validation id>/``."""
     file_part = validation.key.rsplit("::", 1)[0]
     return root / version / Path(file_part).with_suffix("") / validation.id
+
+
+def fresh_run_dir(run_dir: Path) -> None:
+    """Create ``run_dir`` empty, moving an earlier run's aside (``~1`` the latest).
+
+    A process of an earlier run that is still writing (through the files it holds open)
+    writes into the moved folder, never into the new one.
+    """
+    if run_dir.exists():
+
+        def earlier(n: int) -> Path:
+            return run_dir.with_name(f"{run_dir.name}~{n}")
+
+        if earlier(KEPT_RUNS).exists():
+            shutil.rmtree(earlier(KEPT_RUNS))
+        for n in range(KEPT_RUNS - 1, 0, -1):
+            if earlier(n).exists():
+                earlier(n).rename(earlier(n + 1))
+        run_dir.rename(earlier(1))
+    run_dir.mkdir(parents=True)
 
 
 def execute(
@@ -42,9 +63,7 @@ def execute(
 
     ``started`` names the run (verdicts refer to it): the moment its start was journalled.
     """
-    if run_dir.exists():
-        shutil.rmtree(run_dir)
-    run_dir.mkdir(parents=True)
+    fresh_run_dir(run_dir)
     log_path = run_dir / LOG_NAME
     log_path.touch()
     started = started or now()

@@ -19,10 +19,12 @@ import sys
 import threading
 import time
 
+from pytest_spilot.launchers.process import job_pids
+
 # Jobs that watch their harness (an Innovus session checks at every heartbeat) get a moment to
 # stop cleanly and record it; then SIGTERM, then SIGKILL: all gone within a second.
-SELF_STOP_S = 0.5
-GRACE_S = 0.3
+SELF_STOP_S = 0.4
+GRACE_S = 0.2
 
 
 class Reaper:
@@ -61,8 +63,6 @@ REAPER = Reaper()
 
 def end_jobs(jobs: dict[int, str]) -> None:
     """End every job's tree: let it stop, then SIGTERM, then SIGKILL what is left."""
-    from pytest_spilot.launchers.process import job_pids
-
     def signal_all(sig: int) -> bool:
         alive = False
         for pgid, token in jobs.items():
