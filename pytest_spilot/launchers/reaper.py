@@ -63,6 +63,7 @@ REAPER = Reaper()
 
 def end_jobs(jobs: dict[int, str]) -> None:
     """End every job's tree: let it stop, then SIGTERM, then SIGKILL what is left."""
+
     def signal_all(sig: int) -> bool:
         alive = False
         for pgid, token in jobs.items():
