@@ -60,6 +60,7 @@ class Doctor:
         self.registry = dataclasses.replace(registry, launchers=launchers)
 
     def checks(self) -> Iterator[Check]:
+        yield _job_tracking()
         yield from self._innovus()
         yield from self._librelane()
         yield from self._nodes()
@@ -196,6 +197,15 @@ class Doctor:
             )
         else:
             yield Check("slurm", "ok", " | ".join(out.stdout.split("\n")[:3]).strip())
+
+
+def _job_tracking() -> Check:
+    from pytest_spilot.launchers.reaper import tracking_method
+
+    complete, how = tracking_method()
+    if complete:
+        return Check("job tracking", "ok", how)
+    return Check("job tracking", "FAIL", how, "run on Linux, where /proc finds a job's processes")
 
 
 def _on_path(name: str, tool: str, fix: str) -> Check:

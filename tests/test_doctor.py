@@ -19,6 +19,7 @@ def test_pseudo_site_passes(tmp_path: Path, capsys) -> None:
     out = capsys.readouterr().out
     table = rows(out)
     assert "ok" in table["innovus session (pseudo) ready"]
+    assert "ended by a reaper when pytest dies" in table["job tracking"]
     assert out.rstrip().endswith("all checks passed")
 
 

@@ -61,6 +61,16 @@ class Reaper:
 REAPER = Reaper()
 
 
+def tracking_method() -> tuple[bool, str]:
+    """How jobs are tracked here, for ``spilot doctor``: (complete, description)."""
+    if not os.access("/proc/self/environ", os.R_OK):
+        return False, "process group only: no readable /proc, so a child that calls setsid escapes"
+    return True, (
+        "process group + SPILOT_JOB_TOKEN in /proc, ended by a reaper when pytest dies "
+        "(no cgroups: a child that calls 'setsid env -i' escapes)"
+    )
+
+
 def end_jobs(jobs: dict[int, str]) -> None:
     """End every job's tree: let it stop, then SIGTERM, then SIGKILL what is left."""
 
