@@ -45,6 +45,9 @@ class Reaper:
         with self._lock:
             # A forked child (xdist does not fork, but a plugin might) gets its own reaper.
             if self._proc is None or self._pid != os.getpid() or self._proc.poll() is not None:
+                if self._proc is not None and self._proc.stdin is not None:
+                    with contextlib.suppress(OSError):
+                        self._proc.stdin.close()  # the pipe of a reaper that died, or a parent's
                 self._proc = subprocess.Popen(
                     [sys.executable, "-m", __name__],
                     stdin=subprocess.PIPE,

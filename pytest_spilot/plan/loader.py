@@ -81,27 +81,31 @@ def model_errors(
     doc: YamlDocument, exc: ValidationError, root: type[BaseModel] = ValidationFile
 ) -> list[PlanError]:
     """Every error of ``exc``; a value that fits none of a union's types is one error."""
-    errors: list[PlanError] = []
-    alternatives: dict[tuple[int | None, str | None], list[str]] = {}
+    # In pydantic's order: a finished error, or the place of a value of the wrong type.
+    found: list[PlanError | tuple[int | None, str]] = []
+    wrong_type: dict[tuple[int | None, str], tuple[str, list[str]]] = {}
     for err in exc.errors():
         expected = _EXPECTED.get(err["type"])
         if expected is None:
-            errors.append(model_error(doc, err, root))
+            found.append(model_error(doc, err, root))
             continue
         loc = _data_loc(doc.data, err["loc"])
         where = (doc.line_of(loc), dotted(loc))
-        if where not in alternatives:
-            alternatives[where] = []
+        if where not in wrong_type:
             value = err.get("input")
             shown = {dict: "a mapping", list: "a list"}.get(type(value), repr(value))
-            errors.append(PlanError(doc.path, shown, line=where[0], field=where[1]))
-        if expected not in alternatives[where]:
-            alternatives[where].append(expected)
-    for i, error in enumerate(errors):
-        kinds = alternatives.get((error.line, error.field))
-        if kinds is not None:
-            text = f"expected {' or '.join(kinds)} (got {error.message})"
-            errors[i] = PlanError(doc.path, text, line=error.line, field=error.field)
+            wrong_type[where] = (shown, [])
+            found.append(where)
+        if expected not in wrong_type[where][1]:
+            wrong_type[where][1].append(expected)
+    errors = []
+    for item in found:
+        if isinstance(item, PlanError):
+            errors.append(item)
+        else:
+            shown, kinds = wrong_type[item]
+            text = f"expected {' or '.join(kinds)} (got {shown})"
+            errors.append(PlanError(doc.path, text, line=item[0], field=item[1]))
     return errors
 
 
