@@ -4,12 +4,14 @@ print the file formats."""
 from __future__ import annotations
 
 import argparse
+import os
 import sys
 from pathlib import Path
 
 from pytest_spilot.atomic import write_atomic
 from pytest_spilot.doctor import doctor, render_checks
 from pytest_spilot.errors import SpilotError
+from pytest_spilot.redact import Redactor
 from pytest_spilot.registry import Registry, plugin_manager
 from pytest_spilot.regressions import DEFAULT_MARGIN, compare_states, render_table, to_json
 from pytest_spilot.reporting.junit import state_to_junit
@@ -23,7 +25,7 @@ from pytest_spilot.store import ReleaseStore, read_release
 
 
 def _report(args: argparse.Namespace) -> int:
-    state = _load(str(args.state))
+    state = _redacted(_load(str(args.state)))
     if args.junit:
         write_atomic(args.junit, state_to_junit(state))
         print(f"wrote {args.junit}")
@@ -31,6 +33,19 @@ def _report(args: argparse.Namespace) -> int:
     print(table.render([f"release {state.version}: {len(state.validations)} validations"]))
     failed = [r for r in table.rows.values() if r.result in ("failed", "error")]
     return 1 if failed else 0
+
+
+def _redacted(state: ReleaseState) -> ReleaseState:
+    """``state`` without the values of this site's secrets (a state written elsewhere, or by
+    an older version, may hold them)."""
+    try:
+        secrets = load_site_config(Path.cwd()).secrets(os.environ)
+    except SpilotError as exc:
+        print(f"spilot: {exc}; redacting secret-looking variables only", file=sys.stderr)
+        secrets = Redactor((), os.environ)
+    if not secrets.values:
+        return state
+    return ReleaseState.model_validate_json(secrets.text(state.model_dump_json()))
 
 
 def _load(arg: str) -> ReleaseState:

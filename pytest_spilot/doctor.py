@@ -200,12 +200,24 @@ class Doctor:
 
 
 def _job_tracking() -> Check:
+    from pytest_spilot.launchers import cgroup
     from pytest_spilot.launchers.reaper import tracking_method
 
     complete, how = tracking_method()
-    if complete:
+    if not complete:
+        return Check(
+            "job tracking", "FAIL", how, "run on Linux, where /proc finds a job's processes"
+        )
+    if cgroup.tracking().kind is not None:
         return Check("job tracking", "ok", how)
-    return Check("job tracking", "FAIL", how, "run on Linux, where /proc finds a job's processes")
+    if os.environ.get(cgroup.SWITCH, "auto").strip().lower() not in ("", "auto"):
+        return Check("job tracking", "ok", how, f"unset {cgroup.SWITCH} to use cgroups")
+    return Check(
+        "job tracking",
+        "ok",
+        how,
+        "for cgroups run as root where /sys/fs/cgroup is writable, or delegate a cgroup",
+    )
 
 
 def _on_path(name: str, tool: str, fix: str) -> Check:

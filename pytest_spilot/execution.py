@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import shutil
+from collections.abc import Callable
 from datetime import datetime
 from pathlib import Path
 from typing import TYPE_CHECKING
@@ -10,10 +11,11 @@ from typing import TYPE_CHECKING
 from pytest_spilot.errors import SpilotError
 from pytest_spilot.metrics.base import MetricContext, MetricMissing
 from pytest_spilot.plan.expand import PlannedValidation
+from pytest_spilot.redact import Redactor
 from pytest_spilot.registry import Registry
 from pytest_spilot.retry import transient_reason
 from pytest_spilot.runners.base import RunContext, RunOutcome
-from pytest_spilot.state import RunRecord, now
+from pytest_spilot.state import JobHandle, RunRecord, now
 
 if TYPE_CHECKING:
     from pytest_spilot.innovus.session import InnovusSession
@@ -58,6 +60,8 @@ def execute(
     librelane: LibreLaneFlows | None = None,
     nodes: NodePool | None = None,
     started: datetime | None = None,
+    secrets: Redactor | None = None,
+    on_job_start: Callable[[JobHandle], None] | None = None,
 ) -> RunRecord:
     """Run the job once in a fresh ``run_dir`` and read its metrics; failures become records.
 
@@ -68,6 +72,7 @@ def execute(
     log_path.touch()
     started = started or now()
     spec = validation.spec
+    secrets = secrets or Redactor()
     ctx = RunContext(
         run_dir=run_dir,
         log_path=log_path,
@@ -81,6 +86,8 @@ def execute(
         librelane=librelane,
         nodes=nodes,
         gate_checks=registry.gate_checks,
+        secrets=secrets,
+        on_job_start=on_job_start,
     )
     attempts = 1 + spec.retries
     retried_because: list[str] = []
@@ -113,14 +120,14 @@ def execute(
         outcome="passed" if outcome.ok else "failed",
         exit_code=outcome.exit_code,
         timed_out=outcome.timed_out,
-        message=outcome.message,
+        message=secrets.text(outcome.message),
         location=outcome.location or getattr(spec, "location", "local"),
         attempts=len(retried_because) + 1,
         retried_because=retried_because,
         job_id=outcome.job_id,
         directions=directions,
         margins={k: r.margin for k, r in rules.items() if r.margin is not None},
-        command=outcome.command,
+        command=[secrets.text(word) for word in outcome.command],
         started=started,
         finished=now(),
         duration_s=round(outcome.duration_s, 6),
@@ -128,7 +135,9 @@ def execute(
         log=str(log_path),
         artifacts=[str(p) for p in outcome.artifacts],
         metrics=metrics,
-        missing_metrics={k: v for k, v in missing.items() if k not in outcome.metrics},
+        missing_metrics={
+            k: secrets.text(v) for k, v in missing.items() if k not in outcome.metrics
+        },
     )
 
 
@@ -151,7 +160,7 @@ def run_once(validation: PlannedValidation, registry: Registry, ctx: RunContext)
         return runner.run(validation, ctx)
     except SpilotError as exc:
         with ctx.log_path.open("a", encoding="utf-8") as log:
-            log.write(f"[spilot] {exc}\n")
+            log.write(f"[spilot] {ctx.secrets.text(str(exc))}\n")
         return RunOutcome(
             exit_code=None,
             duration_s=0.0,

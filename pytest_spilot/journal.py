@@ -26,7 +26,9 @@ from typing import Annotated, Literal
 from pydantic import ConfigDict, Field, RootModel, TypeAdapter, ValidationError
 
 from pytest_spilot.atomic import file_mode, fsync_dir
+from pytest_spilot.redact import Redactor
 from pytest_spilot.state import (
+    JobHandle,
     Progress,
     RegressionRecord,
     RunRecord,
@@ -114,6 +116,15 @@ class StepProgress(_Event):
     progress: Progress
 
 
+class JobStarted(_Event):
+    """The running validation started a job (a resume after a crash ends it)."""
+
+    event: Literal["job_started"] = "job_started"
+    key: str
+    run_started: datetime
+    job: JobHandle
+
+
 class ToolSeen(_Event):
     """A tool a run used, with the version it answered (once per process and tool)."""
 
@@ -131,6 +142,7 @@ Event = Annotated[
     | RegressionJudged
     | GateDecided
     | StepProgress
+    | JobStarted
     | ToolSeen,
     Field(discriminator="event"),
 ]
@@ -171,8 +183,16 @@ def git_commit(folder: Path) -> str | None:
 class JournalWriter:
     """This process's journal file of one release, created on the first event."""
 
-    def __init__(self, folder: Path, version: str, worker: str, plan_root: Path) -> None:
+    def __init__(
+        self,
+        folder: Path,
+        version: str,
+        worker: str,
+        plan_root: Path,
+        secrets: Redactor | None = None,
+    ) -> None:
         self.folder = folder
+        self.secrets = secrets or Redactor()
         self.version = version
         self.worker = worker
         self.plan_root = plan_root
@@ -186,7 +206,8 @@ class JournalWriter:
 
     def write(self, event: _Event) -> None:
         """Append one event as one line, in one ``write()``."""
-        line = event.model_dump_json().encode() + b"\n"
+        # Every result, message and command line of the release passes here on its way to disk.
+        line = self.secrets.text(event.model_dump_json()).encode() + b"\n"
         with self._lock:
             if self._fd is None:
                 self._open()
@@ -302,8 +323,11 @@ def _writer_alive(path: Path) -> bool:
     if writer is None:
         return False
     pid, host = writer
-    if host != socket.gethostname():
-        return True
+    return host != socket.gethostname() or process_alive(pid)
+
+
+def process_alive(pid: int) -> bool:
+    """Whether process ``pid`` of this host lives (a zombie does not)."""
     try:
         os.kill(pid, 0)
     except ProcessLookupError:

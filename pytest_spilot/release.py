@@ -11,6 +11,7 @@ from pytest_spilot.errors import SpilotError
 from pytest_spilot.execution import execute, run_dir_for
 from pytest_spilot.journal import (
     GateDecided,
+    JobStarted,
     RegressionJudged,
     RunFinished,
     RunStarted,
@@ -21,6 +22,7 @@ from pytest_spilot.journal import (
 from pytest_spilot.plan.expand import PlannedValidation
 from pytest_spilot.plan.model import Threshold
 from pytest_spilot.provenance import tool_probe, tool_version
+from pytest_spilot.redact import Redactor
 from pytest_spilot.regressions import DEFAULT_MARGIN, MetricChange, compare_runs
 from pytest_spilot.settings import Settings
 from pytest_spilot.state import (
@@ -66,8 +68,10 @@ class Release:
         nodes: NodePool | None = None,
         gates: GateBoard | None = None,
         worker: str = "main",
+        secrets: Redactor | None = None,
     ) -> None:
         self.settings = settings
+        self.secrets = secrets or Redactor()
         self.registry = registry
         self.innovus = innovus
         self.librelane = librelane
@@ -75,7 +79,7 @@ class Release:
         self.gates = gates
         self.worker = worker
         self.store = ReleaseStore(settings.state_path, settings.version)
-        self.journal = self.store.writer(worker, settings.root)
+        self.journal = self.store.writer(worker, settings.root, self.secrets)
         self.warnings: list[str] = []  # from reading earlier results: torn or foreign lines
         self._notify = notify
         self._records: dict[str, ValidationRecord] = {}
@@ -159,6 +163,10 @@ class Release:
                 self.librelane,
                 self.nodes,
                 started=started,
+                secrets=self.secrets,
+                on_job_start=lambda job: self.journal.write(
+                    JobStarted(key=info.key, run_started=started, job=job)
+                ),
             )
         finally:
             self._running = None

@@ -9,6 +9,7 @@ from __future__ import annotations
 import dataclasses
 import shutil
 import tomllib
+from collections.abc import Mapping
 from pathlib import Path
 from typing import Literal
 
@@ -21,6 +22,7 @@ from pytest_spilot.launchers.template import (
     BUILTIN_TEMPLATES,
     TemplateLauncher,
 )
+from pytest_spilot.redact import Redactor
 from pytest_spilot.yamlsource import dotted, load_yaml
 
 Backend = Literal["pseudo", "tcl", "real"]
@@ -116,6 +118,12 @@ class SiteConfig(_Strict):
     innovus: InnovusConfig = Field(default_factory=InnovusConfig)
     librelane: LibreLaneConfig = Field(default_factory=LibreLaneConfig)
     launchers: dict[str, GridLauncherConfig] = Field(default_factory=dict)
+
+    def secrets(self, env: Mapping[str, str]) -> Redactor:
+        """The site's secret set: licence and secret names, valued in ``env`` or the configs."""
+        secrets = Redactor(self.innovus.secret_names, {**env, **self.innovus.env})
+        secrets.add((), self.librelane.env)
+        return secrets
 
     def grid_launchers(self) -> list[TemplateLauncher]:
         """The built-in submitters with the site's overrides, and the site's own."""

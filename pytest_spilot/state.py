@@ -35,6 +35,20 @@ class ThresholdRecord(_Record):
     finished: datetime = Field(default_factory=now)
 
 
+class JobHandle(_Record):
+    """A job a run started: enough for another process to end it after a crash."""
+
+    launcher: str = Field(description="'local', an inventory node, or a grid launcher's name")
+    host: str = Field(description="where the harness that started it ran")
+    owner_pid: int = Field(description="that harness process: while it lives, the job is its")
+    pgid: int | None = Field(None, description="process group (on `node` when one is named)")
+    token: str | None = Field(None, description="SPILOT_JOB_TOKEN in its processes' environment")
+    cgroup: str | None = Field(None, description="the job's own cgroup, where one was made")
+    node: str | None = Field(None, description="the inventory node it runs on")
+    job_name: str | None = Field(None, description="a batch job's unique name")
+    job_id: str | None = Field(None, description="a batch job's id, once known")
+
+
 class RunRecord(_Record):
     """What one run of a validation's job did and left behind."""
 
@@ -114,6 +128,10 @@ class ValidationRecord(ValidationInfo):
     thresholds: dict[str, ThresholdRecord] = Field(default_factory=dict)
     regressions: RegressionRecord | None = None
     progress: Progress | None = None
+    jobs: list[JobHandle] = Field(
+        default_factory=list,
+        description="jobs the latest run started, until it finished: a resume ends them",
+    )
 
     @model_validator(mode="before")
     @classmethod

@@ -21,6 +21,7 @@ from pytest_spilot.atomic import write_atomic
 from pytest_spilot.errors import SpilotError
 from pytest_spilot.journal import (
     GateDecided,
+    JobStarted,
     JournalFile,
     JournalWriter,
     ProcessStarted,
@@ -32,6 +33,7 @@ from pytest_spilot.journal import (
     ToolSeen,
     read_journal,
 )
+from pytest_spilot.redact import Redactor
 from pytest_spilot.state import (
     GateDecision,
     Provenance,
@@ -64,10 +66,12 @@ class ReleaseStore:
         self.version = version
         self.journal_dir = journal_dir(path)
 
-    def writer(self, worker: str, plan_root: Path) -> JournalWriter:
+    def writer(
+        self, worker: str, plan_root: Path, secrets: Redactor | None = None
+    ) -> JournalWriter:
         """This process's journal of the release (its file appears with the first event)."""
         assert self.version is not None, "a writer needs the release's version"
-        return JournalWriter(self.journal_dir, self.version, worker, plan_root)
+        return JournalWriter(self.journal_dir, self.version, worker, plan_root, secrets)
 
     def exists(self) -> bool:
         return self.path.is_file() or self.journal_dir.is_dir()
@@ -159,11 +163,14 @@ class _Folder:
                             "thresholds": {},
                             "regressions": None,
                             "progress": None,
+                            "jobs": [],
                         }
                     )
                 elif current.run_started == event.run.started and current.run is None:
-                    self.records[event.key] = current.model_copy(update={"run": event.run})
-            case ThresholdJudged() | RegressionJudged() | StepProgress():
+                    self.records[event.key] = current.model_copy(
+                        update={"run": event.run, "jobs": []}
+                    )
+            case ThresholdJudged() | RegressionJudged() | StepProgress() | JobStarted():
                 return self._verdict(event)
             case GateDecided():
                 earlier = self.gates.get(event.key)
@@ -175,7 +182,9 @@ class _Folder:
                 self._provenance().tools[event.name] = event.version
         return ""
 
-    def _verdict(self, event: ThresholdJudged | RegressionJudged | StepProgress) -> str:
+    def _verdict(
+        self, event: ThresholdJudged | RegressionJudged | StepProgress | JobStarted
+    ) -> str:
         current = self.records.get(event.key)
         if current is None or _before(current.run_started, event.run_started):
             return f"{event.event} of {event.key!r} for a run it has no record of; skipped"
@@ -186,6 +195,10 @@ class _Folder:
             update: dict[str, object] = {"thresholds": thresholds}
         elif isinstance(event, RegressionJudged):
             update = {"regressions": event.regressions}
+        elif isinstance(event, JobStarted):
+            if current.run is not None:
+                return ""  # the run finished (a line order across files is not guaranteed)
+            update = {"jobs": [*current.jobs, event.job]}
         else:
             update = {"progress": event.progress}
         self.records[event.key] = current.model_copy(update=update)

@@ -21,7 +21,27 @@ source [file join [file dirname [info script]] lib json.tcl]
 source [file join [file dirname [info script]] lib skills.tcl]
 
 proc ::spilot::Log {message} {
+    set message [Redact $message]
     catch {puts stdout "\[spilot\] [clock format [clock seconds] -format %H:%M:%S] $message"}
+}
+
+# The values of the variables config.json names as secret never reach an ack or the log.
+set ::spilot::secretMap {}
+proc ::spilot::Redact {text} { string map $::spilot::secretMap $text }
+
+proc ::spilot::SetSecrets {names} {
+    set pairs {}
+    foreach name $names {
+        if {[info exists ::env($name)] && [string length $::env($name)] >= 3} {
+            lappend pairs [list [string length $::env($name)] $::env($name)]
+        }
+    }
+    # Longest first: a value containing another is replaced whole.
+    set map {}
+    foreach pair [lsort -integer -decreasing -index 0 $pairs] {
+        if {[lindex $pair 1] ni $map} { lappend map [lindex $pair 1] *** }
+    }
+    set ::spilot::secretMap $map
 }
 
 # Timers and socket handlers run through here: a fault is logged and the processor serves on.
@@ -101,6 +121,8 @@ proc ::spilot::ReadConfig {} {
             dict set result $key $value
         } elseif {$key eq "socket" && [string is boolean -strict $value]} {
             dict set result socket [string is true $value]
+        } elseif {$key eq "secret_env"} {
+            SetSecrets $value
         } elseif {$key ne "schema_version" || $value ne "1"} {
             Log "session/config.json: ignored $key = $value"
         }
@@ -420,6 +442,7 @@ proc ::spilot::RunOne {created id loaded} {
         Log "internal error on request $id: [dict get $options -errorinfo]"
         lassign [list CMD_FAIL "internal error in bootstrap.tcl: $message"] type message
     }
+    set message [Redact $message]
     if {[string length $message] > 8000} {
         set message "[string range $message 0 7999]... ([string length $message] characters)"
     }

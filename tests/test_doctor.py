@@ -23,6 +23,27 @@ def test_pseudo_site_passes(tmp_path: Path, capsys) -> None:
     assert out.rstrip().endswith("all checks passed")
 
 
+@pytest.mark.parametrize("switch", ["auto", "0"])
+def test_job_tracking_names_the_method_in_use(
+    switch: str, tmp_path: Path, capsys, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from pytest_spilot.launchers import cgroup
+
+    monkeypatch.setenv(cgroup.SWITCH, switch)
+    found = cgroup.tracking()
+    main(["doctor", "--root", str(tmp_path), "--backend", "pseudo"])
+    row = rows(capsys.readouterr().out)["job tracking"]
+    assert " ok " in row
+    if found.kind is None:
+        assert "process group + SPILOT_JOB_TOKEN" in row and found.reason in row
+        assert "'setsid env -i' escapes" in row
+    else:
+        assert f"({found.parent}): a cgroup per job, so nothing escapes" in row
+        assert "SPILOT_CGROUPS=0" in row
+    if switch == "0":
+        assert "turned off by SPILOT_CGROUPS=0" in row and "unset SPILOT_CGROUPS" in row
+
+
 def test_tcl_session_reaches_ready(tmp_path: Path, capsys) -> None:
     if shutil.which("tclsh") is None:
         pytest.skip("tclsh is not installed (apt-get install -y tcl)")

@@ -14,6 +14,7 @@ import pytest
 
 from pytest_spilot.errors import SpilotError
 from pytest_spilot.journal import (
+    JobStarted,
     JournalWriter,
     RegressionJudged,
     RunFinished,
@@ -23,6 +24,7 @@ from pytest_spilot.journal import (
     read_journal,
 )
 from pytest_spilot.state import (
+    JobHandle,
     RegressionRecord,
     RunRecord,
     ThresholdRecord,
@@ -173,6 +175,19 @@ def test_a_run_that_never_finished_is_unfinished(store: ReleaseStore, tmp_path: 
     )
     record = store.read().state.validations["a"]  # type: ignore[union-attr]
     assert record.run is None and record.verdict == "unfinished"
+
+
+def test_jobs_of_a_run_are_kept_until_it_finishes(store: ReleaseStore, tmp_path: Path) -> None:
+    writer = store.writer("gw0", tmp_path)
+    job = JobHandle(launcher="local", host="h", owner_pid=1, pgid=42, token="t")
+    writer.write(
+        RunStarted(validation=info("a"), started=T0, worker="w", host="h", location="local")
+    )
+    writer.write(JobStarted(key="a", run_started=T0, job=job))
+    writer.write(JobStarted(key="a", run_started=T0 - timedelta(hours=1), job=job))  # stale
+    assert store.read().state.validations["a"].jobs == [job]  # type: ignore[union-attr]
+    writer.write(RunFinished(key="a", run=run(T0), verdict="passed"))
+    assert store.read().state.validations["a"].jobs == []  # type: ignore[union-attr]
 
 
 def test_document_of_the_previous_version_still_loads(tmp_path: Path) -> None:

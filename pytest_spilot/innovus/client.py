@@ -19,7 +19,6 @@ from pytest_spilot.innovus.bundle import write_debug_bundle
 from pytest_spilot.innovus.protocol import Ack, ErrorType, Ready, Request, SessionFileConfig
 from pytest_spilot.innovus.rundir import SessionDir
 from pytest_spilot.innovus.supervisor import Health, SessionError, SessionSpec
-from pytest_spilot.redact import Redactor
 
 HEALTH_CHECK_S = 0.05  # how often a waiting submit looks at the process and the heartbeat
 STOP_GRACE_S = 5.0
@@ -43,7 +42,8 @@ class QueueSupervisor:
         self.ready: Ready | None = None
         self.lost: str | None = None
         self.env = {**os.environ, **spec.config.env, **spec.env}
-        self.redactor = Redactor(spec.config.secret_names, self.env)
+        self.redactor = spec.secrets
+        self.redactor.add(spec.config.secret_names, self.env)
         self._seq = 0
         self._beat: tuple[int, int] | None = None
         self._beat_seen = 0.0
@@ -83,6 +83,9 @@ class QueueSupervisor:
                 socket=cfg.socket,
                 owner_pid=os.getpid(),
                 owner_host=socket.gethostname(),
+                secret_env=sorted(
+                    n for n in {*self.redactor.names, *self.env} if self.redactor.is_secret(n)
+                ),
             ),
         )
         self.log(f"starting {self.backend} session in {self.run_dir}")

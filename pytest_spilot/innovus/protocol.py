@@ -113,3 +113,8 @@ class SessionFileConfig(_Message):
     socket: bool = True
     owner_pid: int | None = Field(None, description="the harness; the session stops if it dies")
     owner_host: str | None = Field(None, description="owner_pid is checked only on this host")
+    secret_env: list[str] = Field(
+        default_factory=list,
+        description="variables whose values the session replaces with *** in acks and its log "
+        "(names only: the values never enter a file)",
+    )

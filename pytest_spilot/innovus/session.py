@@ -9,6 +9,7 @@ from typing import TYPE_CHECKING, Any
 
 from pytest_spilot.errors import SpilotError
 from pytest_spilot.innovus.supervisor import Health, SessionBackend, SessionError, SessionSpec
+from pytest_spilot.redact import Redactor
 
 # Every process makes its session object, few start a session: the client and the protocol's
 # models (pydantic) are imported when one starts.
@@ -64,8 +65,10 @@ class InnovusSession:
         licenses: LicenseSlots | None = None,
         skill_dirs: list[Path] | None = None,
         say: Callable[[str], None] | None = None,
+        secrets: Redactor | None = None,
     ) -> None:
         self.config = config
+        self.secrets = secrets or Redactor()
         self.backend_name = config.resolved_backend(backend)
         self.backends = backends
         self.launchers = launchers
@@ -136,6 +139,7 @@ class InnovusSession:
             launcher=launcher,
             skill_dirs=self.skill_dirs,
             name=f"spilot-innovus-{self.worker}",
+            secrets=self.secrets,
         )
         supervisor: QueueSupervisor = backend.create(spec)  # type: ignore[assignment]
         try:

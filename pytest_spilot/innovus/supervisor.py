@@ -9,6 +9,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any, ClassVar, Protocol
 
 from pytest_spilot.errors import SpilotError
+from pytest_spilot.redact import Redactor
 
 # The protocol's pydantic models only when a session runs (the session module, imported in
 # every process, needs this one).
@@ -40,6 +41,7 @@ class SessionSpec:
     skill_dirs: list[Path] = field(default_factory=list)
     env: Mapping[str, str] = field(default_factory=dict)
     name: str = "spilot-innovus"
+    secrets: Redactor = field(default_factory=Redactor)  # the process's set; the config's added
 
 
 class Supervisor(Protocol):

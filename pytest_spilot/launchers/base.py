@@ -2,9 +2,13 @@
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import ClassVar, Protocol
+
+from pytest_spilot.redact import Redactor
+from pytest_spilot.state import JobHandle
 
 TIMEOUT_EXIT_CODE = 124
 NOT_FOUND_EXIT_CODE = 127
@@ -21,6 +25,10 @@ class Job:
     env: dict[str, str] = field(default_factory=dict)
     stderr_path: Path | None = None  # None: stderr goes to the log with stdout
     name: str = "spilot"  # the job's name where the launcher has one (a batch queue's job name)
+    # Values that never reach the log (see pytest_spilot.redact).
+    secrets: Redactor = field(default_factory=Redactor)
+    # Told how to find the job again once it started (journalled: a resume ends it).
+    on_start: Callable[[JobHandle], None] | None = None
 
 
 @dataclass(frozen=True)
@@ -68,5 +76,14 @@ class Launcher(Protocol):
         """Run ``job`` to its end; output goes to ``job.log_path`` while it runs.
 
         On timeout the whole process tree (or remote job) is killed and the exit code is 124.
+        Once started, the job is described to ``job.on_start`` (when set) by a JobHandle.
+        """
+        ...
+
+    def end(self, handle: JobHandle, grace_s: float = 1.0) -> bool:
+        """End a job another, dead harness started (``handle`` from its journal).
+
+        True when something of it was still running (and is now ended). Optional for a
+        plugin's launcher: without it, a resumed run only warns about such jobs.
         """
         ...

@@ -8,14 +8,19 @@ The submitter runs in the foreground (interactive mode), so the local process tr
 job: streaming and the exit code work as for ``local``. Where the batch system keeps the job
 apart from the submitter (Slurm's ``srun``, LSF's ``bsub -I``), a ``cancel`` template kills the
 job itself on timeout and a ``job_id`` template finds its id for the report; both get a
-``{job_name}`` made unique per run.
+``{job_name}`` made unique per run. With a ``cancel`` template the submitter runs under a
+guard that cancels the job the moment the harness dies, SIGKILL included (batch_guard.py).
 """
 
 from __future__ import annotations
 
 import dataclasses
+import errno
+import os
 import re
 import shlex
+import shutil
+import socket
 import subprocess
 import time
 import uuid
@@ -23,8 +28,11 @@ from collections.abc import Mapping
 from dataclasses import dataclass, field
 
 from pytest_spilot.errors import SpilotError
+from pytest_spilot.launchers import batch_guard
 from pytest_spilot.launchers.base import Job, JobResult
 from pytest_spilot.launchers.local import LocalLauncher, LocalProcess
+from pytest_spilot.launchers.process import end_leftover_job
+from pytest_spilot.state import JobHandle
 
 COMMAND = "{command}"
 FIELD_RE = re.compile(r"\{([a-z_]+)\}")
@@ -135,7 +143,28 @@ class TemplateLauncher(LocalLauncher):
 
     def start(self, job: Job) -> LocalProcess:
         job = self._unique(job)
-        return GridJob(job, self.command_line(job), self)
+        process = GridJob(job, self.command_line(job), self)
+        if job.on_start is not None:
+            job.on_start(self.handle(process))
+        return process
+
+    def handle(self, process: LocalProcess) -> JobHandle:
+        """How a later run finds this harness's job: batch job name, submitter's tree."""
+        handle = super().handle(process)
+        if isinstance(process, GridJob) and (self.cancel or self.job_id):
+            handle = handle.model_copy(update={"job_name": process.job_name})
+        return handle
+
+    def end(self, handle: JobHandle, grace_s: float = 1.0) -> bool:
+        """End the job of a dead harness: cancel it in the batch system (by its unique name)
+        and, on the host it was started from, its submitter's process tree. True if either
+        was still there."""
+        ended = False
+        if handle.job_name:
+            ended = self.cancel_job(handle.job_name, grace_s)
+        if handle.host == socket.gethostname() and handle.pgid and handle.token:
+            ended |= end_leftover_job(handle.pgid, handle.token, handle.cgroup, grace_s)
+        return ended
 
     def run(self, job: Job) -> JobResult:
         job = self._unique(job)
@@ -149,11 +178,15 @@ class TemplateLauncher(LocalLauncher):
             return job
         return dataclasses.replace(job, name=f"{job.name}.{uuid.uuid4().hex[:8]}")
 
+    def control_argv(self, template: list[str], job_name: str) -> list[str]:
+        """A cancel/job_id/active template's command line for ``job_name``."""
+        return [w.replace("{job_name}", job_name) for w in template]
+
     def control(self, template: list[str], job_name: str) -> str:
         """Run a cancel/job_id/active template for ``job_name``; its stdout ("" on failure)."""
         if not template:
             return ""
-        argv = [w.replace("{job_name}", job_name) for w in template]
+        argv = self.control_argv(template, job_name)
         try:
             out = subprocess.run(
                 argv, capture_output=True, text=True, timeout=CONTROL_TIMEOUT_S, check=False
@@ -162,26 +195,56 @@ class TemplateLauncher(LocalLauncher):
             return ""
         return out.stdout.strip() if out.returncode == 0 else ""
 
-    def cancel_job(self, job_name: str, grace_s: float) -> None:
-        """Cancel the job in the batch system and wait (a bounded time) until it has left it."""
-        self.control(self.cancel, job_name)
+    def cancel_job(self, job_name: str, grace_s: float = 1.0) -> bool:
+        """Cancel the job named ``job_name`` with the ``cancel`` template and wait (a bounded
+        time) until it has left the queue. True if it was still queued or running (without an
+        ``active`` template: if the cancel command succeeded)."""
+        if not self.cancel:
+            return False
+        was_active = bool(self.control(self.active, job_name)) if self.active else None
+        # Cancelled even when not listed: a job just submitted may not be listed yet.
+        try:
+            cancelled = (
+                subprocess.run(
+                    self.control_argv(self.cancel, job_name),
+                    capture_output=True,
+                    timeout=CONTROL_TIMEOUT_S,
+                    check=False,
+                ).returncode
+                == 0
+            )
+        except (OSError, subprocess.SubprocessError):
+            cancelled = False
         deadline = time.monotonic() + max(grace_s, 5.0)
         while self.active and time.monotonic() < deadline:
             if not self.control(self.active, job_name):
-                return
+                break
             time.sleep(0.1)
+        return cancelled if was_active is None else was_active
 
 
 _UNIQUE_RE = re.compile(r"\.[0-9a-f]{8}$")
 
 
 class GridJob(LocalProcess):
-    """The submitter's local process tree, plus the batch job it stands for."""
+    """The submitter's local process tree, plus the batch job it stands for.
+
+    With a ``cancel`` template the submitter runs under a guard (see
+    :mod:`pytest_spilot.launchers.batch_guard`) that cancels the batch job if this process dies.
+    """
 
     def __init__(self, job: Job, argv: list[str], launcher: TemplateLauncher) -> None:
-        super().__init__(job, argv)
         self.job_name = job.name
         self.launcher = launcher
+        if launcher.cancel:
+            # Found as Popen would find it; if not, what Popen would raise: "cannot start 'srun'".
+            path = job.env.get("PATH", os.environ.get("PATH", os.defpath))
+            exe = os.path.join(job.cwd, argv[0]) if os.sep in argv[0] else argv[0]
+            if shutil.which(exe, path=path) is None:
+                raise FileNotFoundError(errno.ENOENT, os.strerror(errno.ENOENT), argv[0])
+            cancel = launcher.control_argv(launcher.cancel, job.name)
+            argv = batch_guard.guard_argv(os.getpid(), cancel, argv)
+        super().__init__(job, argv)
 
     def stop(self, grace_s: float = 1.0) -> int | None:
         # The batch system first: a killed submitter may leave its job queued or running.

@@ -22,6 +22,8 @@ from pytest_spilot.librelane.childio import read_result, read_steps
 from pytest_spilot.librelane.config import write_config
 from pytest_spilot.librelane.progress import FlowLogFollower, Progress, ProgressFile
 from pytest_spilot.librelane.results import artifacts, read_run_metrics
+from pytest_spilot.redact import Redactor
+from pytest_spilot.state import JobHandle
 
 FLOW_DIR = "flow"  # LibreLane's run folder inside the validation's run directory
 CHILD_LOG = "librelane.log"  # the child's own stdout and stderr
@@ -55,12 +57,19 @@ class FlowRunner:
         backend: FlowBackend,
         launcher: Launcher | None = None,
         on_progress: Callable[[Progress], None] | None = None,
+        secrets: Redactor | None = None,
     ) -> None:
         self.backend = backend
         self.launcher = launcher or LocalLauncher()
         self.on_progress = on_progress
+        self.secrets = secrets or Redactor()
 
-    def run(self, request: FlowRequest, run_root: Path) -> FlowResult:
+    def run(
+        self,
+        request: FlowRequest,
+        run_root: Path,
+        on_start: Callable[[JobHandle], None] | None = None,
+    ) -> FlowResult:
         if run_root.exists():
             shutil.rmtree(run_root)
         flow_dir = run_root / FLOW_DIR
@@ -81,6 +90,8 @@ class FlowRunner:
             # Without a terminal rich wraps flow.log's lines at 80 columns.
             env={"COLUMNS": "200", "SPILOT_PYTHON": sys.executable, **request.env},
             name=f"librelane-{request.config.get('DESIGN_NAME', 'design')}",
+            secrets=self.secrets,
+            on_start=on_start,
         )
         start = time.monotonic()
         try:

@@ -8,6 +8,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from pytest_spilot.errors import SpilotError
+from pytest_spilot.redact import Redactor
 
 # Every process makes its flows object, few run a flow: the flow machinery is imported by the
 # first run.
@@ -17,6 +18,7 @@ if TYPE_CHECKING:
     from pytest_spilot.librelane.flow import FlowResult
     from pytest_spilot.librelane.progress import Progress
     from pytest_spilot.siteconfig import LibreLaneConfig
+    from pytest_spilot.state import JobHandle
 
 
 class LibreLaneFlows:
@@ -32,8 +34,10 @@ class LibreLaneFlows:
         backend: str | None = None,
         root: Path | None = None,
         on_progress: Callable[[Progress], None] | None = None,
+        secrets: Redactor | None = None,
     ) -> None:
         self.config = config
+        self.secrets = secrets or Redactor()
         self.backend_name = config.resolved_backend(backend)
         self.backends = backends
         self.launchers = launchers
@@ -57,8 +61,12 @@ class LibreLaneFlows:
         config: Mapping[str, Any] | None = None,
         pseudo: Mapping[str, Any] | None = None,
         run_root: Path | None = None,
+        on_start: Callable[[JobHandle], None] | None = None,
     ) -> FlowResult:
-        """Run a flow on ``design`` (a folder); ``config`` adds LibreLane variables."""
+        """Run a flow on ``design`` (a folder); ``config`` adds LibreLane variables.
+
+        ``on_start`` is told how to find the flow's job once it started (see ``Job``).
+        """
         from pytest_spilot.librelane.backends.base import LINT_TO_SYNTHESIS, FlowRequest
         from pytest_spilot.librelane.config import design_config, resolve_pdk
         from pytest_spilot.librelane.flow import FlowRunner, flow_env
@@ -95,7 +103,8 @@ class LibreLaneFlows:
         )
         if run_root is None:
             run_root = self.runs_root / f"{design_dir.name}-{next(self._count):03d}"
-        return FlowRunner(backend, launcher, self.on_progress).run(request, run_root)
+        runner = FlowRunner(backend, launcher, self.on_progress, self.secrets)
+        return runner.run(request, run_root, on_start)
 
 
 def _maybe_pdk(pdk: str, pdk_root: str | None) -> Any:

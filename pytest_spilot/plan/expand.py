@@ -4,11 +4,12 @@ from __future__ import annotations
 
 import itertools
 import re
-from collections.abc import Iterator, Mapping
+from collections.abc import Iterator, Mapping, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+from pytest_spilot.errors import PlanError
 from pytest_spilot.plan.model import (
     CommandGate,
     CommandValidation,
@@ -20,6 +21,7 @@ from pytest_spilot.plan.model import (
     Threshold,
     ValidationFile,
 )
+from pytest_spilot.yamlsource import Loc, YamlDocument, dotted
 
 AnyValidation = (
     CommandValidation
@@ -44,6 +46,10 @@ class PlannedValidation:
     params: dict[str, Scalar] = field(default_factory=dict)
     markers: tuple[str, ...] = ()
     is_gate: bool = False
+    # Where the entry is written, ("validations", 3), and the file it was read from: problems
+    # found after loading (an unregistered marker, a warning) point into the YAML too.
+    loc: Loc = ()
+    source: YamlDocument | None = field(default=None, compare=False, repr=False)
 
     @property
     def base_dir(self) -> Path:
@@ -65,6 +71,34 @@ class PlannedValidation:
 
     def resolve(self, path: str) -> Path:
         return (self.base_dir / path).resolve()
+
+    def line_of(self, loc: Sequence[str | int]) -> int | None:
+        """Line of ``loc`` (from the file's top) or of its deepest written prefix; None in code."""
+        return self.source.line_of(loc) if self.source is not None else None
+
+    def marker_loc(self, name: str) -> Loc:
+        """Where marker ``name`` is written: in the entry's, the defaults' or the file's list."""
+        data = self.source.data if self.source is not None else None
+        for loc in ((*self.loc, "markers"), ("defaults", "markers"), ("markers",)):
+            written = _at(data, loc)
+            if isinstance(written, list) and name in written:
+                return (*loc, written.index(name))
+        if name in self.spec.markers:  # built in code: the defaults are merged in already
+            return (*self.loc, "markers", self.spec.markers.index(name))
+        return self.loc
+
+    def plan_error(self, message: str, loc: Sequence[str | int]) -> PlanError:
+        """``message`` about ``loc`` of this validation's file, naming the file, line and field."""
+        return PlanError(self.file, message, line=self.line_of(loc), field=dotted(loc))
+
+
+def _at(data: Any, loc: Loc) -> Any:
+    for part in loc:
+        try:
+            data = data[part]
+        except (KeyError, IndexError, TypeError):
+            return None
+    return data
 
 
 def _env_name(name: str) -> str:
@@ -96,8 +130,10 @@ def substitute(value: Any, params: Mapping[str, Scalar]) -> Any:
 
 def expand(plan: ValidationFile, file: Path, file_key: str) -> Iterator[PlannedValidation]:
     """Gates first (they decide whether the rest is worth running), then validations."""
-    entries = [(g, True) for g in plan.gates] + [(v, False) for v in plan.validations]
-    for spec, is_gate in entries:
+    entries = [(g, True, ("gates", i)) for i, g in enumerate(plan.gates)] + [
+        (v, False, ("validations", i)) for i, v in enumerate(plan.validations)
+    ]
+    for spec, is_gate, loc in entries:
         names = list(spec.matrix)
         combos = list(itertools.product(*spec.matrix.values())) if names else [()]
         seen: set[str] = set()
@@ -123,4 +159,6 @@ def expand(plan: ValidationFile, file: Path, file_key: str) -> Iterator[PlannedV
                 params=params,
                 markers=tuple(dict.fromkeys(markers)),
                 is_gate=is_gate,
+                loc=loc,
+                source=plan.source,
             )

@@ -33,7 +33,9 @@ def load_validation_file(path: Path) -> ValidationFile:
             line=1,
         )
     try:
-        plan = ValidationFile.model_validate(doc.data)
+        # Kept for errors found after loading; the spans (for rewriting) are not needed there.
+        source = YamlDocument(path=doc.path, data=doc.data, lines=doc.lines)
+        plan = ValidationFile.model_validate(doc.data, context={"source": source})
     except ValidationError as exc:
         raise PlanErrors(model_errors(doc, exc)) from None
     _check_unique_names(doc, plan)

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import re
 from pathlib import PurePosixPath
-from typing import Annotated, Any, Literal
+from typing import TYPE_CHECKING, Annotated, Any, Literal
 
 from pydantic import (
     AfterValidator,
@@ -12,17 +12,23 @@ from pydantic import (
     ConfigDict,
     Discriminator,
     Field,
+    PrivateAttr,
     Tag,
     ValidationError,
+    ValidationInfo,
     field_validator,
     model_validator,
 )
+
+if TYPE_CHECKING:
+    from pytest_spilot.yamlsource import YamlDocument
 
 OPERATORS = ("==", "!=", "<", "<=", ">", ">=")
 Operator = Literal["==", "!=", "<", "<=", ">", ">="]
 AGGREGATES = ("first", "last", "max", "min", "count")
 
 _NAME_RE = re.compile(r"^[A-Za-z_][A-Za-z0-9_.\-]*$")
+_ENV_NAME_RE = re.compile(r"^[A-Za-z_][A-Za-z0-9_]*$")
 
 
 def _check_name(value: str) -> str:
@@ -54,7 +60,17 @@ def _check_run_file(value: str) -> str:
     return value
 
 
+def _check_env_name(value: str) -> str:
+    if not _ENV_NAME_RE.match(value):
+        raise ValueError(
+            f"{value!r} is not an environment variable name: use letters, digits and '_', "
+            "not starting with a digit"
+        )
+    return value
+
+
 Name = Annotated[str, AfterValidator(_check_name)]
+EnvName = Annotated[str, AfterValidator(_check_env_name)]
 # A file a metric reads: relative to the run directory (and kept inside it), or absolute.
 RunFile = Annotated[str, AfterValidator(_check_run_file)]
 Scalar = str | int | float | bool
@@ -200,6 +216,7 @@ class Defaults(StrictModel):
     location: str | None = None
     cwd: str | None = None
     env: dict[str, str] = Field(default_factory=dict)
+    secret_env: list[EnvName] = Field(default_factory=list)
     markers: list[Name] = Field(default_factory=list)
     metrics: dict[str, MetricSpec] = Field(default_factory=dict)
 
@@ -216,6 +233,11 @@ class ValidationBase(StrictModel):
     location: str = Field("local", description="'local', a node of the inventory, or a launcher")
     cwd: str | None = Field(None, description="working directory (default: the run directory)")
     env: dict[str, str] = Field(default_factory=dict)
+    secret_env: list[EnvName] = Field(
+        default_factory=list,
+        description="variables (of env, or of the harness's environment) whose values are "
+        "redacted from every log, report and state file",
+    )
     matrix: dict[Name, Annotated[list[Scalar], Field(min_length=1)]] = Field(default_factory=dict)
     metrics: dict[str, MetricSpec] = Field(default_factory=dict)
     acceptance: list[Threshold] = Field(default_factory=list)
@@ -363,6 +385,20 @@ class ValidationFile(StrictModel):
     defaults: Defaults = Field(default_factory=Defaults)
     validations: list[Validation] = Field(default_factory=list)
     gates: list[Gate] = Field(default_factory=list)
+    # The YAML it was read from (None when built in code): what is found wrong after loading
+    # (an unregistered marker, a warning) can still name the line.
+    _source: YamlDocument | None = PrivateAttr(default=None)
+
+    @property
+    def source(self) -> YamlDocument | None:
+        """The parsed file, passed as ``context={"source": doc}`` to ``model_validate``."""
+        return self._source
+
+    @model_validator(mode="after")
+    def _keep_source(self, info: ValidationInfo) -> ValidationFile:
+        if isinstance(info.context, dict):
+            self._source = info.context.get("source")
+        return self
 
     @model_validator(mode="before")
     @classmethod
@@ -391,6 +427,6 @@ def apply_defaults(entry: Any, defaults: Defaults) -> Any:
             merged[key] = value
         elif isinstance(value, dict) and isinstance(entry[key], dict):
             merged[key] = {**value, **entry[key]}
-        elif key == "markers" and isinstance(entry[key], list):
+        elif key in ("markers", "secret_env") and isinstance(entry[key], list):
             merged[key] = [*value, *(m for m in entry[key] if m not in value)]
     return merged

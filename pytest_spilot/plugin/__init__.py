@@ -17,6 +17,8 @@ from pytest_spilot.librelane.service import LibreLaneFlows
 from pytest_spilot.plan.loader import PLAN_SUFFIXES
 from pytest_spilot.plugin import remote
 from pytest_spilot.plugin.nodes import RELEASE_KEY, PlanFile, SpilotItem
+from pytest_spilot.plugin.secrets import ReportRedaction, process_secrets
+from pytest_spilot.redact import Redactor
 from pytest_spilot.registry import Registry
 from pytest_spilot.release import Release
 from pytest_spilot.settings import SPILOT_DIR, Settings
@@ -157,12 +159,12 @@ def pytest_configure(config: pytest.Config) -> None:
             regressions=config.getoption("spilot_regressions"),
         )
         worker = getattr(config, "workerinput", {}).get("workerid", "main")
+        folded = None
         if settings.resume and worker == "main":
             # Folded once here, before any worker starts: the workers then read a document
             # and an almost empty journal instead of each folding the whole release.
-            config.stash[FOLD_WARNINGS_KEY] = (
-                ReleaseStore(settings.state_path, settings.version).fold().warnings
-            )
+            folded = ReleaseStore(settings.state_path, settings.version).fold()
+            config.stash[FOLD_WARNINGS_KEY] = folded.warnings
         site = _site_config(config)
         config.pluginmanager.register(SiteLaunchers(site), "spilot-site-launchers")
         nodes = remote.node_pool(
@@ -174,8 +176,17 @@ def pytest_configure(config: pytest.Config) -> None:
         if nodes is not None:
             remote.check_names(nodes.inventory, ["local", *(g.name for g in site.grid_launchers())])
             config.pluginmanager.register(remote.NodeLaunchers(nodes), "spilot-node-launchers")
+        secrets = process_secrets(site, nodes.inventory if nodes is not None else None)
+        if nodes is not None:
+            nodes.secrets = secrets
+        config.pluginmanager.register(ReportRedaction(secrets), "spilot-report-redaction")
         registry = Registry.from_hook(config.hook)
-        innovus = _innovus_session(config, settings, site, registry)
+        if folded is not None and folded.state is not None:
+            from pytest_spilot.orphans import end_orphans
+
+            # Before any job of this run starts: a crashed run's copy must not run beside it.
+            config.stash[FOLD_WARNINGS_KEY] += end_orphans(folded.state, registry.launchers)
+        innovus = _innovus_session(config, settings, site, registry, secrets)
         run_id = getattr(config, "workerinput", {}).get("testrunuid") or uuid.uuid4().hex
         release = Release(
             settings,
@@ -190,10 +201,12 @@ def pytest_configure(config: pytest.Config) -> None:
                 backend=config.getoption("spilot_backend"),
                 root=config.rootpath,
                 on_progress=FlowProgressLine(config),
+                secrets=secrets,
             ),
             nodes=nodes,
             gates=GateBoard(settings.root / SPILOT_DIR / "gates", run_id),
             worker=worker,
+            secrets=secrets,
         )
     except SpilotError as exc:
         raise pytest.UsageError(str(exc)) from None
@@ -230,7 +243,11 @@ def _site_config(config: pytest.Config) -> SiteConfig:
 
 
 def _innovus_session(
-    config: pytest.Config, settings: Settings, site: SiteConfig, registry: Registry
+    config: pytest.Config,
+    settings: Settings,
+    site: SiteConfig,
+    registry: Registry,
+    secrets: Redactor,
 ) -> InnovusSession:
     from pytest_spilot.innovus.session import InnovusSession
 
@@ -251,7 +268,10 @@ def _innovus_session(
         worker=worker,
         licenses=slots,
         skill_dirs=[config.rootpath / d for d in cfg.skills],
-        say=lambda text: print(f"[spilot {worker}] {text}", file=sys.stderr, flush=True),
+        say=lambda text: print(
+            f"[spilot {worker}] {secrets.text(text)}", file=sys.stderr, flush=True
+        ),
+        secrets=secrets,
     )
 
 

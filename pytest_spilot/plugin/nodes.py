@@ -14,6 +14,7 @@ from pytest_spilot.errors import PlanError, SpilotError
 from pytest_spilot.plan.expand import PlannedValidation, expand
 from pytest_spilot.plan.loader import load_validation_file
 from pytest_spilot.plan.model import Threshold
+from pytest_spilot.plugin.secrets import add_validation_secrets
 from pytest_spilot.release import Release
 from pytest_spilot.state import RunRecord, ThresholdRecord
 
@@ -68,6 +69,7 @@ class ValidationNode(pytest.Collector):
         super().__init__(**kwargs)
         self.validation = validation
         self._run: RunRecord | None = None
+        add_validation_secrets(_release(self).secrets, validation)
         names = ["gate"] if validation.is_gate else ["release"]
         names += [*validation.markers]
         if validation.spec.kind in KIND_MARKERS:
@@ -78,12 +80,12 @@ class ValidationNode(pytest.Collector):
             try:
                 self.add_marker(getattr(pytest.mark, name))
             except (AttributeError, pytest.fail.Exception):
-                raise PlanError(
-                    validation.file,
+                error: PlanError = validation.plan_error(
                     f"validation {validation.id!r}: marker {name!r} is not registered; add it "
                     "to 'markers' in the pytest configuration, or remove it",
-                    field="markers",
-                ) from None
+                    validation.marker_loc(name),
+                )
+                raise error from None
 
     def collect(self) -> Iterator[SpilotItem]:
         yield RunItem.from_parent(self, name="run")

@@ -41,11 +41,11 @@ def node_pool(config: pytest.Config, path: Path | None, log_dir: Path) -> NodePo
 
     inventory = load_inventory(path)
     worker = getattr(config, "workerinput", {}).get("workerid", "main")
-    return NodePool(
-        inventory,
-        log_dir=log_dir,
-        say=lambda text: print(f"[spilot {worker}] {text}", file=sys.stderr, flush=True),
+    pool = NodePool(inventory, log_dir=log_dir)
+    pool.say = lambda text: print(
+        f"[spilot {worker}] {pool.secrets.text(text)}", file=sys.stderr, flush=True
     )
+    return pool
 
 
 def check_names(inventory: Inventory, launchers: list[str]) -> None:

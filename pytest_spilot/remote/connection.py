@@ -47,13 +47,15 @@ class SshConnection:
     def alive(self) -> bool:
         return self.transport.is_active()
 
-    def open_shell(self, script: str) -> paramiko.Channel:
-        """A channel running ``script`` in ``/bin/sh``; its stdin is closed after the script."""
+    def open_shell(self, script: str, keep_stdin_open: bool = False) -> paramiko.Channel:
+        """A channel running ``script`` in ``/bin/sh``; its stdin is closed after the script
+        unless ``keep_stdin_open`` (a script that watches for the channel's end)."""
         try:
             channel = self.transport.open_session()
             channel.exec_command(SHELL_COMMAND)
             channel.sendall(script.encode())
-            channel.shutdown_write()
+            if not keep_stdin_open:
+                channel.shutdown_write()
         except (paramiko.SSHException, OSError, EOFError) as exc:
             raise NodeUnreachable(
                 f"{describe(self.node)}: the connection failed while starting a command ({exc})"

@@ -11,7 +11,7 @@ from typing import TYPE_CHECKING, BinaryIO
 
 from pytest_spilot.errors import SpilotError
 from pytest_spilot.launchers.base import NOT_FOUND_EXIT_CODE, TIMEOUT_EXIT_CODE
-from pytest_spilot.redact import Redactor
+from pytest_spilot.redact import RedactingStream, Redactor
 from pytest_spilot.remote import shell
 from pytest_spilot.remote.errors import NodeError, NodeUnreachable, describe
 
@@ -57,8 +57,15 @@ class Result:
 class RemoteNode:
     """One inventory node over one reused paramiko connection (reconnected after a drop)."""
 
-    def __init__(self, node: Node, log_path: Path | None = None, say: Say | None = None) -> None:
+    def __init__(
+        self,
+        node: Node,
+        log_path: Path | None = None,
+        say: Say | None = None,
+        secrets: Redactor | None = None,
+    ) -> None:
         self.node = node
+        self.secrets = secrets or Redactor()  # the process's set, beyond the node's own
         self.log_path = log_path
         self.say: Say = say or (lambda _text: None)
         self._conn: SshConnection | None = None
@@ -80,7 +87,9 @@ class RemoteNode:
         return f"<RemoteNode {self.name} {self.node.host}:{self.node.port}>"
 
     def redactor(self, env: Mapping[str, str] = {}) -> Redactor:
-        return Redactor(self.node.secret_env, {**self.node.env, **env})
+        redactor = Redactor(self.node.secret_env, {**self.node.env, **env})
+        redactor.merge(self.secrets)
+        return redactor
 
     # -- connection and preflight ---------------------------------------------------------
 
@@ -101,7 +110,7 @@ class RemoteNode:
                 f"{describe(self.node)}: killing process group {pgid}, left by a dropped connection"
             )
             try:
-                self._stop_group(pgid, 0.5)
+                self.stop_group(pgid, 0.5)
             except NodeError:
                 self._orphans.append(pgid)
         self.preflight()
@@ -256,18 +265,19 @@ class RemoteNode:
                 setup=self.node.setup,
                 cwd=cwd,
                 announce_pgid=True,
+                watch_channel=True,
             )
         except ValueError as exc:
             raise NodeError(f"{describe(self.node)}: {exc}") from None
         conn = self.connection()
-        from pytest_spilot.remote.process import RedactingStream, RemoteProcess
+        from pytest_spilot.remote.process import RemoteProcess
 
         redactor = self.redactor(env)
         process = RemoteProcess(
-            conn.open_shell(script),
+            conn.open_shell(script, keep_stdin_open=True),
             RedactingStream(stdout, redactor, keep=keep_output),
             RedactingStream(stderr, redactor, keep=keep_output),
-            stop_group=self._stop_group,
+            stop_group=self.stop_group,
         )
 
         def note_orphan() -> None:
@@ -277,14 +287,26 @@ class RemoteNode:
         process.on_end(note_orphan)
         return process
 
-    def _stop_group(self, pgid: int, grace_s: float) -> None:
+    def stop_group(self, pgid: int, grace_s: float = 1.0, token: str | None = None) -> bool:
+        """End process group ``pgid`` on the node: SIGTERM, SIGKILL after ``grace_s``.
+
+        True if the group existed. With ``token``, only a group one of whose processes carries
+        that SPILOT_JOB_TOKEN (a job of an earlier run: its id may have been reused since).
+        Raises NodeError when the node cannot be reached.
+        """
+        try:
+            script = shell.stop_script(pgid, grace_s, token)
+        except ValueError as exc:
+            raise NodeError(f"{describe(self.node)}: {exc}") from None
         with self._lock:
             conn = self._conn
         if conn is None or not conn.alive:
             conn = self.connection()
-        channel = conn.open_shell(shell.stop_script(pgid, grace_s))
-        channel.recv_exit_status()
-        channel.close()
+        channel = conn.open_shell(script)
+        try:
+            return channel.recv_exit_status() == 0
+        finally:
+            channel.close()
 
     def _open_log(self, shown: str) -> BinaryIO:
         assert self.log_path is not None
@@ -331,13 +353,14 @@ class NodePool:
         self.inventory = inventory
         self.log_dir = log_dir
         self.say = say
+        self.secrets = Redactor()  # the process's secret set (the plugin gives its own)
         self._nodes: dict[str, RemoteNode] = {}
 
     def get(self, name: str) -> RemoteNode:
         if name not in self._nodes:
             node = self.inventory.node(name)
             log = self.log_dir / f"{name}.log" if self.log_dir else None
-            self._nodes[name] = RemoteNode(node, log, self.say)
+            self._nodes[name] = RemoteNode(node, log, self.say, self.secrets)
         return self._nodes[name]
 
     def close(self) -> None:

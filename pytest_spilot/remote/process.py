@@ -3,57 +3,15 @@
 from __future__ import annotations
 
 import contextlib
-import io
 import select
 import threading
 from collections.abc import Callable
-from typing import BinaryIO
 
 import paramiko
 
-from pytest_spilot.redact import Redactor
+from pytest_spilot.redact import RedactingStream
 from pytest_spilot.remote.errors import SSH_FAILURE_EXIT_CODE
 from pytest_spilot.remote.shell import PID_MARKER
-
-PARTIAL_LINE_LIMIT = 64 * 1024  # a line longer than this is flushed before its newline
-
-
-class RedactingStream:
-    """Writes whole lines to every target with secrets replaced; keeps the text it wrote."""
-
-    def __init__(self, targets: list[BinaryIO], redactor: Redactor, keep: bool = True) -> None:
-        self.targets = targets
-        self.redactor = redactor
-        self.kept = io.BytesIO() if keep else None
-        self._pending = b""
-
-    def write(self, data: bytes) -> None:
-        data = self._pending + data
-        cut = data.rfind(b"\n") + 1
-        if cut == 0 and len(data) < PARTIAL_LINE_LIMIT:
-            self._pending = data
-            return
-        if cut == 0:
-            cut = len(data)
-        self._pending = data[cut:]
-        self._emit(data[:cut])
-
-    def close(self) -> None:
-        if self._pending:
-            self._emit(self._pending)
-            self._pending = b""
-
-    def text(self) -> str:
-        return self.kept.getvalue().decode("utf-8", "replace") if self.kept else ""
-
-    def _emit(self, data: bytes) -> None:
-        if self.redactor.values:
-            data = self.redactor.text(data.decode("utf-8", "replace")).encode()
-        if self.kept is not None:
-            self.kept.write(data)
-        for target in self.targets:
-            target.write(data)
-            target.flush()
 
 
 class RemoteProcess:
@@ -64,7 +22,7 @@ class RemoteProcess:
         channel: paramiko.Channel,
         stdout: RedactingStream,
         stderr: RedactingStream,
-        stop_group: Callable[[int, float], None],
+        stop_group: Callable[[int, float], object],
         announces_pid: bool = True,
     ) -> None:
         self.channel = channel
@@ -94,6 +52,11 @@ class RemoteProcess:
 
     def poll(self) -> int | None:
         return self._code if self._ended.is_set() else None
+
+    def wait_pid(self, timeout_s: float) -> int:
+        """The remote process group once the script announced it (0 if it did not in time)."""
+        self._announced.wait(timeout_s)
+        return self.pid
 
     def wait(self, timeout_s: float | None) -> int:
         if not self._ended.wait(timeout_s):

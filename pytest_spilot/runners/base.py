@@ -2,13 +2,15 @@
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import TYPE_CHECKING, ClassVar, Protocol
 
 from pytest_spilot.launchers.base import Launcher
 from pytest_spilot.plan.expand import PlannedValidation
+from pytest_spilot.redact import Redactor
+from pytest_spilot.state import JobHandle
 
 if TYPE_CHECKING:
     from pytest_spilot.gates import GateCheck
@@ -29,6 +31,9 @@ class RunContext:
     librelane: LibreLaneFlows | None = None  # this process's LibreLane flows
     nodes: NodePool | None = None  # this process's inventory nodes
     gate_checks: Mapping[str, GateCheck] = field(default_factory=dict)
+    # Pass both to every Job the runner starts.
+    secrets: Redactor = field(default_factory=Redactor)
+    on_job_start: Callable[[JobHandle], None] | None = None
 
 
 @dataclass(frozen=True)

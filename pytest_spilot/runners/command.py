@@ -35,6 +35,8 @@ class CommandRunner:
             log_path=ctx.log_path,
             timeout_s=spec.timeout_s,
             env={**spec.env, **ctx.env},
+            secrets=ctx.secrets,
+            on_start=ctx.on_job_start,
         )
         result = launcher.run(job)
         return RunOutcome(

@@ -62,7 +62,7 @@ class InnovusRunner:
                 ack = result.ack
                 duration += ack.duration_ms / 1000
                 log.write(f"[spilot] {skill_script(skill)} {json.dumps(args)}\n")
-                log.write(f"[spilot] ack: {ack.model_dump_json()}\n")
+                log.write(f"[spilot] ack: {ctx.secrets.text(ack.model_dump_json())}\n")
                 artifacts = _keep_reports(result.reports, ctx.run_dir / REPORTS_DIR)
                 if not ack.passed:
                     return _failed(skill, ack, duration, artifacts, f"innovus:{pool.backend_name}")

@@ -35,6 +35,7 @@ class LibreLaneRunner:
             config=spec.args,
             pseudo=spec.pseudo,
             run_root=ctx.run_dir / "librelane",
+            on_start=ctx.on_job_start,
         )
         with ctx.log_path.open("a", encoding="utf-8") as log:
             log.write(

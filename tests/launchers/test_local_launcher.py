@@ -1,4 +1,5 @@
-"""The local launcher with real subprocesses: exit codes, streamed log, timeouts, no orphans."""
+"""The local launcher with real subprocesses: exit codes, streamed log, timeouts, no orphans;
+each test once with a cgroup per job (where the machine allows) and once without."""
 
 from __future__ import annotations
 
@@ -7,22 +8,19 @@ import time
 import uuid
 from pathlib import Path
 
+import pytest
+from proc_kit import live_pids_with
+
+from pytest_spilot.launchers import cgroup as cgroups
 from pytest_spilot.launchers.base import Job
 from pytest_spilot.launchers.local import LocalLauncher
 
 
-def live_pids_with(marker: str) -> list[int]:
-    """Non-zombie processes whose command line contains ``marker``."""
-    found = []
-    for entry in Path("/proc").glob("[0-9]*"):
-        try:
-            if marker.encode() not in (entry / "cmdline").read_bytes():
-                continue
-            if (entry / "stat").read_text().rsplit(")", 1)[1].split()[0] != "Z":
-                found.append(int(entry.name))
-        except OSError:
-            continue
-    return found
+@pytest.fixture(autouse=True, params=["cgroups", "fallback"])
+def tracking(request: pytest.FixtureRequest, monkeypatch: pytest.MonkeyPatch) -> str:
+    """Jobs tracked by cgroup where possible (auto), or by process group + token (off)."""
+    monkeypatch.setenv(cgroups.SWITCH, "auto" if request.param == "cgroups" else "0")
+    return request.param
 
 
 def job(tmp_path: Path, script: str, timeout_s: float = 10) -> Job:

@@ -33,6 +33,7 @@ class ProcessSupervisor(QueueSupervisor):
             timeout_s=math.inf,
             env={**self.config.env, **self.spec.env, "SPILOT_RUN_DIR": str(self.run_dir)},
             name=self.spec.name,
+            secrets=self.redactor,
         )
         self.command = self.spec.launcher.command_line(job)
         self.log(f"command: {self.command}")
