@@ -11,21 +11,22 @@ from pathlib import Path
 from pytest_spilot.atomic import write_atomic
 from pytest_spilot.doctor import doctor, render_checks
 from pytest_spilot.errors import SpilotError
+from pytest_spilot.innovus.contracts import SkillContract, contract_for, find_skills
+from pytest_spilot.project import read_plan
 from pytest_spilot.redact import Redactor
 from pytest_spilot.registry import Registry, plugin_manager
 from pytest_spilot.regressions import DEFAULT_MARGIN, compare_states, render_table, to_json
 from pytest_spilot.reporting.junit import state_to_junit
-from pytest_spilot.reporting.table import ReleaseTable
+from pytest_spilot.reporting.table import ReleaseTable, columns
 from pytest_spilot.rules import render_changes, tighten
 from pytest_spilot.schema import FORMATS, json_schema
-from pytest_spilot.settings import SPILOT_DIR
+from pytest_spilot.settings import SPILOT_DIR, load_release, release_versions
 from pytest_spilot.siteconfig import load_site_config
 from pytest_spilot.state import ReleaseState
-from pytest_spilot.store import ReleaseStore, read_release
 
 
 def _report(args: argparse.Namespace) -> int:
-    state = _redacted(_load(str(args.state)))
+    state = _redacted(_load(args.state if args.state is not None else _latest()))
     if args.junit:
         write_atomic(args.junit, state_to_junit(state))
         print(f"wrote {args.junit}")
@@ -49,20 +50,40 @@ def _redacted(state: ReleaseState) -> ReleaseState:
 
 
 def _load(arg: str) -> ReleaseState:
-    """A state file's path, or a version whose state is ``.spilot/<version>.json``.
+    """A state file's path, or a version whose state is ``.spilot/<version>.json``."""
+    return load_release(arg, Path.cwd(), _state_dir())
 
-    The document is folded with its journal first, so a run still going is read as it stands.
-    """
-    for path in (Path(arg), Path(SPILOT_DIR) / f"{arg}.json"):
-        if ReleaseStore(path).exists():
-            state = read_release(path)
-            if state is not None:
-                return state
-    raise SpilotError(
-        f"{arg}: no such release state, neither there nor at {Path(SPILOT_DIR) / f'{arg}.json'}; "
-        "give a state file's path or a version that has one under .spilot/ (pytest writes "
-        "them: --spilot-version, --spilot-state)"
-    )
+
+def _state_dir() -> Path:
+    """``.spilot/`` of the project this command runs in: here, else in the nearest folder
+    above, up to the project's root (its ini file; pytest writes ``.spilot/`` there)."""
+    here = Path.cwd()
+    for folder in (here, *here.parents):
+        if (folder / SPILOT_DIR).is_dir() or any((folder / n).is_file() for n in _INI_FILES):
+            return folder / SPILOT_DIR
+    return here / SPILOT_DIR
+
+
+_INI_FILES = ("pytest.toml", "pytest.ini", "pyproject.toml", "tox.ini", "setup.cfg")
+
+
+def _latest() -> str:
+    """The most recently written release under ``.spilot/``, said on stderr."""
+    state_dir = _state_dir()
+    found = release_versions(state_dir)
+    if not found:
+        raise SpilotError(
+            f"no release state in {state_dir}: run pytest first (it writes "
+            ".spilot/<version>.json; --spilot-version names it), or give a state file's path: "
+            "spilot report PATH|VERSION"
+        )
+    if len(found) > 1:
+        print(
+            f"spilot: reporting {found[-1]}, the latest written of {', '.join(found)} "
+            "(spilot report VERSION picks another)",
+            file=sys.stderr,
+        )
+    return found[-1]
 
 
 def _compare(args: argparse.Namespace) -> int:
@@ -87,14 +108,78 @@ def _tighten(args: argparse.Namespace) -> int:
 
 def _doctor(args: argparse.Namespace) -> int:
     root = args.root.resolve()
-    site = load_site_config(root, args.config)
-    nodes = args.nodes
-    if nodes is None:
-        nodes = next((p for p in (root / "validations" / "nodes.yaml",) if p.is_file()), None)
+    plan = read_plan(root)
+    site_path = args.config or plan.setting("spilot_config")
+    site = load_site_config(root, site_path)
+    plan.check(root / d for d in site.innovus.skills)
+    nodes = args.nodes or plan.inventory()
     registry = Registry.from_hook(plugin_manager().hook)
-    checks = doctor(site, registry, nodes, args.backend, say=lambda t: print(t, file=sys.stderr))
-    print(render_checks(checks))
+    checks = doctor(site, registry, nodes, args.backend, say=_to_stderr, plan=plan)
+    site_text = site_path or (
+        "[tool.spilot] of pyproject.toml" if (root / "pyproject.toml").is_file() else "defaults"
+    )
+    print(render_checks(checks, f"spilot doctor in {root} (site configuration: {site_text})"))
     return 1 if any(c.status == "FAIL" for c in checks) else 0
+
+
+def _skills(args: argparse.Namespace) -> int:
+    """Every skill a session would have (shipped, then the site's folders), from its contract."""
+    root = args.root.resolve()
+    site = load_site_config(root, args.config)
+    scripts = find_skills([root / d for d in site.innovus.skills])
+    wanted = set(args.names)
+    unknown = sorted(wanted - set(scripts))
+    if unknown:
+        raise SpilotError(
+            f"no skill {', '.join(unknown)}; known: {', '.join(sorted(scripts))} (a site's "
+            "skills come from the folders named by skills in [tool.spilot.innovus])"
+        )
+    blocks = []
+    for name, script in sorted(scripts.items()):
+        if wanted and name not in wanted:
+            continue
+        if not script.with_suffix(".yaml").is_file():
+            blocks.append(
+                f"{name}  ({script})\n  no contract: runs on the tcl and real backends only"
+            )
+            continue
+        blocks.append(_skill_text(contract_for(script), script))
+    print("\n\n".join(blocks))
+    return 0
+
+
+def _skill_text(contract: SkillContract, script: Path) -> str:
+    lines = [f"{contract.name}  ({script})"]
+    if contract.description:
+        lines.append(f"  {contract.description}")
+    lines.append(f"  needs a loaded design: {'yes' if contract.requires_design else 'no'}")
+    arg_rows = [
+        (
+            f"    {name}",
+            arg.type,
+            "required" if arg.required else f"default {arg.default!r}",
+            arg.description,
+        )
+        for name, arg in contract.args.items()
+    ]
+    lines.append("  args:" + ("" if arg_rows else " none"))
+    lines += columns(("    arg", "type", "", "meaning"), arg_rows)[1:] if arg_rows else []
+    metric_rows = [
+        (f"    {name}", m.unit or "-", m.direction or "-", m.description)
+        for name, m in contract.metrics.items()
+    ]
+    lines.append("  metrics:" + ("" if metric_rows else " none"))
+    lines += (
+        columns(("    metric", "unit", "direction", "meaning"), metric_rows)[1:]
+        if metric_rows
+        else []
+    )
+    lines.append(f"  reports: {', '.join(contract.reports) or 'none'}")
+    return "\n".join(lines)
+
+
+def _to_stderr(text: str) -> None:
+    print(text, file=sys.stderr)
 
 
 def _schema(args: argparse.Namespace) -> int:
@@ -107,7 +192,10 @@ def build_parser() -> argparse.ArgumentParser:
     sub = parser.add_subparsers(dest="command", required=True)
     report = sub.add_parser("report", help="show a saved release state; --junit writes JUnit XML")
     report.add_argument(
-        "state", type=Path, help="release state file (.spilot/2026.11.json) or a version (2026.11)"
+        "state",
+        nargs="?",
+        help="release state file (.spilot/2026.11.json) or a version (2026.11); "
+        "default: the latest written under .spilot/",
     )
     report.add_argument("--junit", type=Path, metavar="OUT", help="write JUnit XML to OUT")
     report.set_defaults(func=_report)
@@ -170,13 +258,38 @@ def build_parser() -> argparse.ArgumentParser:
         help="folder the state's file paths are relative to (pytest's rootdir; default .)",
     )
     doc = sub.add_parser(
-        "doctor", help="check this environment against the site configuration; exit 1 on FAIL"
+        "doctor",
+        help="check this environment against the site configuration and the plan pytest would "
+        "run (its PDKs, skills, locations); exit 1 on FAIL",
     )
-    doc.add_argument("--config", type=Path, help="site configuration YAML (default: pyproject)")
-    doc.add_argument("--nodes", type=Path, help="node inventory (default: validations/nodes.yaml)")
-    doc.add_argument("--backend", choices=("pseudo", "tcl", "real"), help="Innovus backend")
+    doc.add_argument(
+        "--config",
+        type=Path,
+        help="site configuration YAML (default: ini spilot_config, else [tool.spilot] in "
+        "pyproject.toml)",
+    )
+    doc.add_argument(
+        "--nodes",
+        type=Path,
+        help="node inventory (default: ini spilot_nodes, else nodes.yaml in a plan folder)",
+    )
+    doc.add_argument(
+        "--backend",
+        choices=("pseudo", "tcl", "real"),
+        help="as pytest's --spilot-backend: the Innovus backend; pseudo and real also switch "
+        "LibreLane",
+    )
     doc.add_argument("--root", type=Path, default=Path("."), help="project folder (default .)")
     doc.set_defaults(func=_doctor)
+    skills = sub.add_parser(
+        "skills",
+        help="the Innovus skills a session has, with their arguments, metrics and reports "
+        "(from their contracts: tcl/skills/*.yaml and the site's skill folders)",
+    )
+    skills.add_argument("names", nargs="*", metavar="SKILL", help="only these (default: all)")
+    skills.add_argument("--config", type=Path, help="site configuration YAML (default: pyproject)")
+    skills.add_argument("--root", type=Path, default=Path("."), help="project folder (default .)")
+    skills.set_defaults(func=_skills)
     schema = sub.add_parser("schema", help="print the JSON Schema of a file format")
     schema.add_argument("name", choices=sorted(FORMATS))
     schema.set_defaults(func=_schema)

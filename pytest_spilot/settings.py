@@ -66,14 +66,78 @@ class Settings:
         """The baseline release: a state file path, or a version whose state sits beside ours."""
         if not self.baseline:
             return None
-        candidate = self.root / self.baseline
-        if not ReleaseStore(candidate).exists():
-            candidate = self.state_path.parent / f"{self.baseline}.json"
-        state = read_release(candidate)
-        if state is None:
-            raise SpilotError(
-                f"--spilot-baseline {self.baseline!r}: no state file at "
-                f"{self.root / self.baseline} "
-                f"nor {candidate}; give the path of an earlier release's state or its version"
-            )
-        return state
+        return load_release(
+            self.baseline, self.root, self.state_path.parent, what="--spilot-baseline"
+        )
+
+
+def release_path(arg: str, root: Path, state_dir: Path | None = None) -> Path:
+    """The state that ``arg`` names: a state file's path (relative to ``root``) or a version
+    whose state is ``<state_dir>/<version>.json`` (default ``root/.spilot``).
+
+    The one reading of "a path or a version" for ``spilot report``/``compare``/``rules`` and
+    ``--spilot-baseline``; a path wins when both exist.
+    """
+    state_dir = state_dir if state_dir is not None else root / SPILOT_DIR
+    as_path = root / arg
+    if as_path.suffix == ".json" and ReleaseStore(as_path).exists():
+        return as_path
+    by_version = state_dir / f"{arg}.json"
+    if ReleaseStore(by_version).exists():
+        return by_version
+    if as_path.is_file():
+        return as_path
+    found = release_versions(state_dir)
+    known = (
+        f"versions with a state there: {', '.join(found)}"
+        if found
+        else f"no release has a state in {state_dir} yet"
+    )
+    raise SpilotError(
+        f"{arg}: no such release state, neither a file {as_path} nor a version's state "
+        f"{by_version} ({known}); give a state file's path or a version (pytest writes "
+        "them: --spilot-version, --spilot-state)"
+    )
+
+
+def load_release(
+    arg: str, root: Path, state_dir: Path | None = None, *, what: str = ""
+) -> ReleaseState:
+    """The release ``arg`` names (see ``release_path``), folded with its journal first, so a
+    run still going is read as it stands."""
+    try:
+        path = release_path(arg, root, state_dir)
+        state = read_release(path)
+    except SpilotError as exc:
+        raise SpilotError(f"{what} {exc}" if what else str(exc)) from None
+    if state is None:
+        raise SpilotError(
+            f"{what + ' ' if what else ''}{arg}: {path} holds no release yet (its run wrote "
+            "nothing); give an earlier release's state file or version"
+        )
+    return state
+
+
+def release_versions(state_dir: Path) -> list[str]:
+    """The versions with a state (document or journal) in ``state_dir``, oldest write first."""
+    if not state_dir.is_dir():
+        return []
+    found: dict[str, float] = {}
+    for entry in state_dir.iterdir():
+        if (entry.suffix == ".json" and _is_state(entry)) or (
+            entry.suffix == ".journal" and entry.is_dir()
+        ):
+            mtime = entry.stat().st_mtime
+            found[entry.stem] = max(found.get(entry.stem, 0.0), mtime)
+    return sorted(found, key=lambda v: (found[v], v))
+
+
+def _is_state(path: Path) -> bool:
+    """A release document, not another JSON file kept there (README suggests a schema)."""
+    try:
+        with path.open("rb") as f:
+            head = f.read(64)
+    except OSError:
+        return False
+    # ReleaseState's first field; every schema version writes it first.
+    return head.lstrip().startswith(b'{"schema_version"')

@@ -9,9 +9,25 @@ import pytest
 
 from pytest_spilot.cli import main
 
+REPO = Path(__file__).resolve().parents[1]
+PDK = REPO / "fixtures" / "librelane" / "pdk" / "spilot130"
+DESIGN = REPO / "fixtures" / "librelane" / "designs" / "counter"
+
 
 def rows(out: str) -> dict[str, str]:
-    return {line.split("  ")[0].strip(): line for line in out.splitlines()[1:-1]}
+    """Check name -> its row (the title line and the header line come first)."""
+    return {line.split("  ")[0].strip(): line for line in out.splitlines()[2:-1]}
+
+
+def flow_plan(pdk: str) -> str:
+    return f"""
+version: 1
+validations:
+  - name: counter
+    kind: librelane
+    design: {DESIGN}
+    pdk: {pdk}
+"""
 
 
 def test_pseudo_site_passes(tmp_path: Path, capsys) -> None:
@@ -75,3 +91,120 @@ def test_real_site_without_innovus_lists_fixes(
     assert "FAIL" in table["innovus session (real) ready"]
     assert "FAIL" in table["PDK nopdk"]
     assert "checks failed" in out.splitlines()[-1]
+
+
+def test_doctor_checks_the_pdk_the_plan_names_not_the_site_default(
+    tmp_path: Path, capsys, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Every validation names its PDK by path: no 'PDK sky130A' row, and a path, not a repr."""
+    monkeypatch.setenv("PDK_ROOT", str(tmp_path / "no-pdks-here"))
+    plan_dir = tmp_path / "validations"
+    plan_dir.mkdir()
+    shutil.copytree(PDK, tmp_path / "pdk" / "spilot130")
+    (plan_dir / "flows.yaml").write_text(flow_plan("../pdk/spilot130"))
+    main(["doctor", "--root", str(tmp_path), "--backend", "real"])
+    out = capsys.readouterr().out
+    table = rows(out)
+    assert not any(name.startswith("PDK sky130A") for name in table), out
+    row = table["PDK pdk/spilot130"]
+    assert " ok " in row and f"{tmp_path / 'pdk' / 'spilot130'}" in row
+    assert "used by validations/flows.yaml::counter" in row
+    assert "PdkChoice" not in out and "PosixPath" not in out
+    assert "no innovus validation or migration gate in the plan" in table["innovus"]
+    assert "1 validations in 1 files under validations/" in table["plan"]
+
+
+def test_doctor_fails_a_missing_pdk_where_the_plan_names_it(tmp_path: Path, capsys) -> None:
+    plan_dir = tmp_path / "validations"
+    plan_dir.mkdir()
+    (plan_dir / "flows.yaml").write_text(flow_plan("../pdk/nosuch130"))
+    assert main(["doctor", "--root", str(tmp_path), "--backend", "real"]) == 1
+    row = rows(capsys.readouterr().out)["PDK pdk/nosuch130"]
+    assert "FAIL" in row and "named at validations/flows.yaml:7 (counter)" in row
+    # pseudo flows need no PDK: the same plan is not a failure there
+    main(["doctor", "--root", str(tmp_path), "--backend", "pseudo"])
+    row = rows(capsys.readouterr().out)["PDK pdk/nosuch130"]
+    assert " skip " in row and "the pseudo backend needs none" in row
+
+
+def test_doctor_reads_the_plan_folders_of_the_ini(tmp_path: Path, capsys) -> None:
+    """spilot_paths of pytest.ini: skills, locations and broken files of that plan are checked."""
+    (tmp_path / "pytest.ini").write_text("[pytest]\nspilot_paths = checks\n")
+    (tmp_path / "validations").mkdir()  # not a plan folder here: never read
+    (tmp_path / "validations" / "ignored.yaml").write_text("version: 1\nvalidations: [oops]\n")
+    (tmp_path / "checks" / "sub").mkdir(parents=True)
+    (tmp_path / "checks" / "sub" / "block.yaml").write_text(
+        """version: 1
+validations:
+  - name: summary
+    kind: innovus
+    skill: sumary_health
+  - name: drc
+    kind: innovus
+    skill: drc_health
+    args: {top: counter, layers: 3}
+  - name: far
+    run: "true"
+    location: slrum
+"""
+    )
+    (tmp_path / "checks" / "broken.yaml").write_text("version: 1\nvalidations:\n  - {}\n")
+    assert main(["doctor", "--root", str(tmp_path), "--backend", "pseudo"]) == 1
+    out = capsys.readouterr().out
+    table = rows(out)
+    assert "3 validations in 2 files under checks/" in table["plan"]
+    assert "ignored.yaml" not in out
+    broken = table["plan file checks/broken.yaml"]
+    assert "FAIL" in broken and "broken.yaml:3" in broken
+    skill = table["skill sumary_health"]
+    assert "FAIL" in skill and "checks/sub/block.yaml:5 (summary)" in skill
+    assert "did you mean 'summary_health'?" in skill
+    args = table["skill drc_health"]
+    assert "FAIL" in args and "unknown argument 'layers'" in args and "'top'" not in args
+    where = table["location slrum"]
+    assert "FAIL" in where and "did you mean 'slurm'?" in where
+    # a broken file may hold flows: with it, the site's LibreLane defaults are checked too
+    assert "librelane backend" in table and "librelane" not in table
+
+
+@pytest.mark.parametrize("noise", [False, True])
+def test_header_is_the_same_in_every_project(
+    noise: bool, tmp_path: Path, capsys, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """The table starts with a title line, whatever is printed before it: the header is never
+    the output's first line, and reads 'check' everywhere."""
+    if noise:  # a project with a plan and its own pyproject
+        (tmp_path / "pyproject.toml").write_text(
+            '[tool.pytest.ini_options]\nspilot_paths = ["v"]\n'
+            '[tool.spilot.innovus]\nbackend = "pseudo"\n'
+        )
+        (tmp_path / "v").mkdir()
+        (tmp_path / "v" / "a.yaml").write_text(
+            'version: 1\nvalidations: [{name: a, run: "true"}]\n'
+        )
+    main(["doctor", "--root", str(tmp_path), "--backend", "pseudo"])
+    lines = capsys.readouterr().out.splitlines()
+    assert lines[0].startswith(f"spilot doctor in {tmp_path} (site configuration: ")
+    assert lines[1].split() == ["check", "status", "detail", "fix"]
+
+
+def test_doctor_checks_a_site_skill_on_the_backend_it_would_run(tmp_path: Path, capsys) -> None:
+    """A site skill with a metric the pseudo backend has no figure for fails there, not on tcl."""
+    own = tmp_path / "flow" / "skills"
+    own.mkdir(parents=True)
+    (own / "power_health.tcl").write_text("# a site skill\n")
+    (own / "power_health.yaml").write_text(
+        "name: power_health\nreports: []\nmetrics: {total_mw: {unit: mW}}\n"
+    )
+    (tmp_path / "pyproject.toml").write_text('[tool.spilot.innovus]\nskills = ["flow/skills"]\n')
+    (tmp_path / "validations").mkdir()
+    (tmp_path / "validations" / "power.yaml").write_text(
+        "version: 1\nvalidations: [{name: power, kind: innovus, skill: power_health}]\n"
+    )
+    assert main(["doctor", "--root", str(tmp_path), "--backend", "pseudo"]) == 1
+    row = rows(capsys.readouterr().out)["skill power_health"]
+    assert "FAIL" in row and "no figure for metric(s) total_mw" in row
+    if shutil.which("tclsh") is not None:
+        main(["doctor", "--root", str(tmp_path), "--backend", "tcl"])
+        row = rows(capsys.readouterr().out)["skill power_health"]
+        assert " ok " in row and str(own / "power_health.tcl") in row

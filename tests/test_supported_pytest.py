@@ -1,10 +1,12 @@
-"""pytest 8 is supported beside pytest 9 (pip's pick): the plugin's end-to-end tests and the
-shipped release plan run under pytest 8 too, in the environment that ``.ci/run`` prepares."""
+"""pytest 8.4 is supported beside pytest 9 (pip's pick): the plugin's end-to-end tests, the item
+id round trips and the shipped release plan run under pytest 8.4 too, in the environment that
+``.ci/run`` prepares; pyproject's range says the same."""
 
 from __future__ import annotations
 
 import os
 import subprocess
+import tomllib
 from pathlib import Path
 
 import pytest
@@ -13,7 +15,7 @@ ROOT = Path(__file__).resolve().parent.parent
 PYTEST8 = ROOT / ".ci" / "pytest8" / "bin" / "python"
 PREPARE = (
     "python3 -m venv --without-pip --system-site-packages .ci/pytest8 && "
-    ".ci/pytest8/bin/python -m pip install 'pytest>=8,<9'"
+    ".ci/pytest8/bin/python -m pip install 'pytest>=8.4,<8.5'"
 )
 
 
@@ -30,7 +32,7 @@ def pytest8() -> Path:
         text=True,
         check=True,
     ).stdout.strip()
-    assert version.startswith("8."), f"{PYTEST8} has pytest {version}; {PREPARE}"
+    assert version.startswith("8.4."), f"{PYTEST8} has pytest {version}; {PREPARE}"
     return PYTEST8
 
 
@@ -48,6 +50,39 @@ def test_end_to_end_tests_pass_under_pytest_8(pytest8: Path) -> None:
     done = run(pytest8, "tests/plugin/test_plugin_e2e.py")
     assert done.returncode == 0, done.stdout[-3000:] + done.stderr[-2000:]
     assert "pytest-8." in done.stdout  # the session header: it really ran under pytest 8
+
+
+def test_item_ids_round_trip_under_pytest_8(pytest8: Path) -> None:
+    done = run(pytest8, "tests/plugin/test_ids.py")
+    assert done.returncode == 0, done.stdout[-3000:] + done.stderr[-2000:]
+    assert "pytest-8.4." in done.stdout
+
+
+# Issue 14's points, each with its tests: checks at collection and the plan view, site skills
+# and contracts, the unknown skill, the doctor reading the plan, path-or-version in the CLI.
+NEW_USER_TESTS = (
+    "tests/plan/test_checks.py",
+    "tests/reporting/test_plan_view.py",
+    "tests/innovus/test_contracts.py",
+    "tests/innovus/test_runner.py",
+    "tests/plugin/test_migration_plugin.py",
+    "tests/test_doctor.py",
+    "tests/test_cli.py",
+)
+
+
+def test_what_a_new_user_hit_is_fixed_under_pytest_8(pytest8: Path) -> None:
+    done = run(pytest8, *NEW_USER_TESTS)
+    assert done.returncode == 0, done.stdout[-3000:] + done.stderr[-2000:]
+    assert "pytest-8.4." in done.stdout
+
+
+def test_pyproject_range_is_what_ci_tests() -> None:
+    """CI's other environment: pip installs the newest pytest the range allows (9.x)."""
+    project = tomllib.loads((ROOT / "pyproject.toml").read_text())["project"]
+    assert "pytest>=8.4,<10" in project["dependencies"]
+    if os.environ.get("CI"):
+        assert pytest.__version__.startswith("9."), pytest.__version__
 
 
 def test_the_shipped_plan_runs_under_pytest_8(pytest8: Path, tmp_path: Path) -> None:

@@ -16,6 +16,7 @@ from typing import Any, ClassVar
 
 from pytest_spilot.atomic import write_atomic
 from pytest_spilot.innovus.bundle import write_debug_bundle
+from pytest_spilot.innovus.contracts import contract_for, find_skills
 from pytest_spilot.innovus.protocol import Ack, ErrorType, Ready, Request, SessionFileConfig
 from pytest_spilot.innovus.rundir import SessionDir
 from pytest_spilot.innovus.supervisor import Health, SessionError, SessionSpec
@@ -74,6 +75,7 @@ class QueueSupervisor:
 
     def start(self) -> None:
         self.dir.create(self.spec.skill_dirs)
+        self._stage_contracts()
         cfg = self.config
         self.dir.write_model(
             self.dir.file("config.json"),
@@ -91,6 +93,14 @@ class QueueSupervisor:
         self.log(f"starting {self.backend} session in {self.run_dir}")
         self._started = time.monotonic()
         self._launch()
+
+    def _stage_contracts(self) -> None:
+        """Each staged skill's contract as JSON: the bootstrap fails a PASS that breaks it."""
+        folder = self.dir.scripts / "contracts"
+        folder.mkdir(exist_ok=True)
+        for name, script in find_skills(self.spec.skill_dirs).items():
+            if script.with_suffix(".yaml").is_file():
+                write_atomic(folder / f"{name}.json", contract_for(script).staged(), durable=False)
 
     def wait_ready(self, timeout_s: float | None = None) -> Ready:
         timeout_s = timeout_s if timeout_s is not None else self.config.ready_timeout_s

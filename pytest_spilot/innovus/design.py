@@ -69,6 +69,20 @@ class StandinDesign(_Strict):
         return facts
 
 
+# The names facts() gives, whatever the design: what the pseudo backend can answer without a
+# contract's own figure.
+FACT_NAMES = frozenset(
+    {
+        "instance_count",
+        "utilization_pct",
+        "drc_violations",
+        "connectivity_violations",
+        "health_ok",
+        *(f"{mode}_{key}" for mode in ("setup", "hold") for key in TimingMode.model_fields),
+    }
+)
+
+
 class DesignError(Exception):
     """The database cannot be restored (the RESTORE_FAIL of the protocol)."""
 

@@ -33,6 +33,11 @@ class Claim(_Model):
     inputs: dict[str, str] = Field(
         default_factory=dict, description="input name → 'sha256:<hex>' of what was judged"
     )
+    blocking: bool = Field(
+        True,
+        description="false for an 'insufficient_evidence' the gate reports but does not block "
+        "on: a site skill the reference backend (or the pseudo target) cannot run",
+    )
 
 
 class Rollback(_Model):
@@ -55,6 +60,12 @@ class CompatibilityGate(_Model):
     def summary(self) -> str:
         """One line: the verdict, and for a blocked target each failed claim."""
         if self.status == "ready":
+            open_ = [c.claim for c in self.claims if c.verdict != "pass"]
+            if open_:
+                return (
+                    f"{self.target}: ready ({len(self.claims) - len(open_)} claims pass; not "
+                    f"judged, not blocking: {', '.join(open_)})"
+                )
             return f"{self.target}: ready ({len(self.claims)} claims pass)"
         failed = "; ".join(f"{c.claim}: {c.detail}" for c in self.claims if c.verdict == "fail")
         rollback = ", rollback required" if self.rollback.required else ""

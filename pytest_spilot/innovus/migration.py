@@ -8,6 +8,11 @@ answers with the same report files and metric keys as the reference. Each claim 
 ``fail`` or ``insufficient_evidence`` (it could not be judged because an earlier claim failed)
 and carries the hashes of the inputs it was judged on, so two evidence matrices can be told
 apart by what they looked at, not only by what they concluded.
+
+A site's own skill that the reference cannot run (the pseudo backend without figures for its
+metrics, the stand-in without the commands it uses) leaves its parity claim
+``insufficient_evidence`` without blocking: the target is still held to the skill's contract,
+and one skill of a site must not keep every Innovus validation from running.
 """
 
 from __future__ import annotations
@@ -34,7 +39,7 @@ from pytest_spilot.innovus.evidence import (
     file_digest,
     sha256,
 )
-from pytest_spilot.innovus.rundir import TCL_DIR
+from pytest_spilot.innovus.rundir import SHIPPED_SKILLS, TCL_DIR
 from pytest_spilot.innovus.session import InnovusSession
 from pytest_spilot.launchers.base import Launcher
 from pytest_spilot.launchers.template import TemplateLauncher
@@ -309,12 +314,23 @@ class MigrationCheck:
                 ),
             )
 
+    def _site_skill(self, name: str) -> bool:
+        return self.skills[name].parent != SHIPPED_SKILLS
+
+    def _pseudo_cannot_run(self, name: str) -> bool:
+        """A site skill whose contract gives the pseudo backend no figures to answer with."""
+        return self._site_skill(name) and bool(contract_for(self.skills[name]).pseudo_gaps())
+
     def _contracts(self, answers: dict[str, _Answer]) -> None:
         for name, answer in answers.items():
             contract = contract_for(self.skills[name])
             claim = f"skill_contract:{name}"
             if answer.not_run:
                 self._add(claim, "insufficient_evidence", answer.not_run, answer.inputs)
+                continue
+            if answer.error and self.target == "pseudo" and self._pseudo_cannot_run(name):
+                detail = f"not blocking: {answer.error}"
+                self._add(claim, "insufficient_evidence", detail, answer.inputs, blocking=False)
                 continue
             want = sorted(Path(r).name for r in contract.reports)
             keys = sorted(contract.metrics)
@@ -357,6 +373,10 @@ class MigrationCheck:
                 ),
             }
             unjudged = [a.not_run or a.error for a in (answer, theirs) if a is not None]
+            cannot = self._parity_cannot_be_judged(name, answer, theirs)
+            if cannot:
+                self._add(claim, "insufficient_evidence", cannot, inputs, blocking=False)
+                continue
             if theirs is None or any(unjudged):
                 why = next((w for w in unjudged if w), "no answer from the reference")
                 self._add(claim, "insufficient_evidence", why, inputs)
@@ -375,14 +395,43 @@ class MigrationCheck:
                 inputs,
             )
 
+    def _parity_cannot_be_judged(self, name: str, answer: _Answer, theirs: _Answer | None) -> str:
+        """Why parity of a site skill is not judged and does not block, or ""."""
+        if theirs is None or theirs.not_run or answer.not_run or not self._site_skill(name):
+            return ""
+        if answer.error and self.target == "pseudo" and self._pseudo_cannot_run(name):
+            return f"not blocking: {answer.error}"
+        # A target that failed the skill is judged by skill_contract; only a reference that
+        # fails a skill the target runs leaves nothing to compare with.
+        if not theirs.error or answer.error:
+            return ""
+        return (
+            f"not blocking: the reference backend {self.reference} cannot judge site skill "
+            f"{name!r} ({theirs.error}); the {self.target} answer is held to {name}.yaml by "
+            f"skill_contract:{name}. To judge parity, give every metric of {name}.yaml a "
+            "pseudo: figure, or set the gate's reference: to a backend that runs the skill"
+        )
+
     # -- the verdict -------------------------------------------------------------------------
 
     def _add(
-        self, claim: str, verdict: Verdict, detail: str, inputs: dict[str, str] | None = None
+        self,
+        claim: str,
+        verdict: Verdict,
+        detail: str,
+        inputs: dict[str, str] | None = None,
+        blocking: bool = True,
     ) -> None:
         code = ISSUE_CODES[claim.split(":", 1)[0]]
         self.claims.append(
-            Claim(claim=claim, verdict=verdict, code=code, detail=detail, inputs=inputs or {})
+            Claim(
+                claim=claim,
+                verdict=verdict,
+                code=code,
+                detail=detail,
+                inputs=inputs or {},
+                blocking=blocking,
+            )
         )
 
     def _holds(self, claim: str) -> bool:
@@ -392,7 +441,9 @@ class MigrationCheck:
         order = list(ISSUE_CODES)
         self.claims.sort(key=lambda c: order.index(c.claim.split(":", 1)[0]))  # checklist order
         codes = sorted({c.code for c in self.claims if c.verdict == "fail"})
-        if not codes and any(c.verdict == "insufficient_evidence" for c in self.claims):
+        if not codes and any(
+            c.verdict == "insufficient_evidence" and c.blocking for c in self.claims
+        ):
             codes = [INSUFFICIENT]
         triggers = [c for c in codes if c in ROLLBACK_CODES]
         return CompatibilityGate(

@@ -3,7 +3,8 @@
 It keeps the same files as the Tcl processor (ready, heartbeat, state.json, acks, reports), so
 the supervisor, the fixtures and the tests cannot tell the two apart, except that skills do not
 run: each writes the reports its contract names and returns the contract's metrics with the
-stand-in design's figures.
+contract's own ``pseudo:`` figures, else the stand-in design's. So it keeps every contract by
+construction, where the bootstrap has to check a skill's answer against it.
 """
 
 from __future__ import annotations
@@ -18,7 +19,7 @@ from typing import Any
 from pydantic import ValidationError
 
 from pytest_spilot.atomic import write_atomic
-from pytest_spilot.innovus.contracts import SkillContract
+from pytest_spilot.innovus.contracts import SkillContract, pseudo_cannot_run
 from pytest_spilot.innovus.design import DesignError, StandinDesign, load_design
 from pytest_spilot.innovus.protocol import (
     MAX_REQUEST_BYTES,
@@ -183,8 +184,11 @@ class PseudoProcessor(threading.Thread):
             return Ack.failure(
                 rid,
                 ErrorType.CMD_FAIL,
-                f"skill {script.stem!r} has no contract; the pseudo backend answers from "
-                f"contracts (known: {', '.join(sorted(self.contracts))})",
+                f"the pseudo backend cannot run skill {script.stem!r}: it runs no Tcl and "
+                f"answers from contracts, and {script.stem}.yaml does not exist beside "
+                f"{script.stem}.tcl; write one (tcl/README.md, Skill contracts) or run it on "
+                f"the tcl or real backend (skills with contracts: "
+                f"{', '.join(sorted(self.contracts))})",
             )
         problems = contract.check_args(request.args)
         if problems:
@@ -200,14 +204,23 @@ class PseudoProcessor(threading.Thread):
                 rid, ErrorType.CMD_FAIL, "no design is loaded; run restore_design first"
             )
         facts = self.design.facts() if self.design else {}
-        missing = [m for m in contract.metrics if m not in facts]
-        if missing:
+        figures = {
+            m: spec.pseudo if spec.pseudo is not None else facts.get(m)
+            for m, spec in contract.metrics.items()
+        }
+        gaps = contract.pseudo_gaps()
+        if gaps:
+            return Ack.failure(rid, ErrorType.CMD_FAIL, pseudo_cannot_run(contract.name, gaps))
+        unloaded = [m for m, value in figures.items() if value is None]
+        if unloaded:
             return Ack.failure(
                 rid,
                 ErrorType.CMD_FAIL,
-                f"the pseudo backend has no figure for metric(s) {', '.join(missing)}",
+                f"{contract.name}: metric(s) {', '.join(unloaded)} come from the loaded design "
+                "on the pseudo backend, and none is loaded; run restore_design first (or set "
+                f"requires_design: true in {contract.name}.yaml)",
             )
-        metrics = {m: float(facts[m]) for m in contract.metrics}
+        metrics = {m: float(value) for m, value in figures.items() if value is not None}
         folder = self.run_dir.reports / rid
         written = []
         for name in contract.reports:

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import re
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -12,6 +13,11 @@ from pytest_spilot.state import JobHandle
 
 TIMEOUT_EXIT_CODE = 124
 NOT_FOUND_EXIT_CODE = 127
+
+
+def batch_job_name(validation_id: str) -> str:
+    """A job name every batch system takes (LSF reads ``name[1-3]`` as a job array)."""
+    return "spilot." + re.sub(r"[^A-Za-z0-9_.-]+", "_", validation_id).strip("_")[:64]
 
 
 @dataclass(frozen=True)

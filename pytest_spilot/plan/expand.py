@@ -72,6 +72,17 @@ class PlannedValidation:
     def resolve(self, path: str) -> Path:
         return (self.base_dir / path).resolve()
 
+    def item_id(self, part: str) -> str:
+        """The id of item ``part`` (``run``, a threshold's id) below the file: see ``item_id``."""
+        return item_id(self.id, part)
+
+    def threshold_loc(self, threshold: Threshold) -> Loc:
+        """Where ``threshold`` is written in the entry's ``acceptance`` list."""
+        for index, candidate in enumerate(self.spec.acceptance):
+            if candidate is threshold:
+                return (*self.loc, "acceptance", index)
+        return (*self.loc, "acceptance")
+
     def line_of(self, loc: Sequence[str | int]) -> int | None:
         """Line of ``loc`` (from the file's top) or of its deepest written prefix; None in code."""
         return self.source.line_of(loc) if self.source is not None else None
@@ -108,6 +119,17 @@ def _env_name(name: str) -> str:
 def param_id(value: Scalar) -> str:
     """A matrix value as it appears in a test id (no '::', '/', or whitespace)."""
     return re.sub(r"::|[/\s]", "_", str(value)) or "_"
+
+
+def item_id(validation_id: str, part: str) -> str:
+    """``timing_report::run[ss-low]`` for validation ``timing_report[ss-low]``'s item ``run``.
+
+    pytest reads the first ``[`` of a node id as the start of its last part's parameters
+    (pytest 9's ``NodeId`` parses it so too): the matrix values go after the item's name,
+    under a collector named like the entry, or a node id could not be selected again.
+    """
+    name, bracket, params = validation_id.partition("[")
+    return f"{name}::{part}{bracket}{params}"
 
 
 def substitute(value: Any, params: Mapping[str, Scalar]) -> Any:

@@ -99,8 +99,9 @@ def pytest_addoption(parser: pytest.Parser) -> None:
     group.addoption(
         "--spilot-backend",
         choices=("pseudo", "tcl", "real"),
-        help="Innovus session backend (default: [tool.spilot.innovus] backend, else tcl "
-        "where tclsh exists, else pseudo)",
+        help="backend of Innovus sessions (pseudo|tcl|real; default: [tool.spilot.innovus] "
+        "backend, else tcl where tclsh exists, else pseudo) and of LibreLane flows (pseudo|real; "
+        "tcl leaves flows on [tool.spilot.librelane] backend): 'real' switches both",
     )
     group.addoption(
         "--spilot-innovus-licenses",

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import os
+import shlex
 import warnings
 from collections.abc import Iterator
 from pathlib import Path
@@ -11,6 +13,7 @@ import pytest
 
 from pytest_spilot.acceptance import fmt
 from pytest_spilot.errors import PlanError, SpilotError
+from pytest_spilot.plan.checks import check_plan
 from pytest_spilot.plan.expand import PlannedValidation, expand
 from pytest_spilot.plan.loader import load_validation_file
 from pytest_spilot.plan.model import Threshold
@@ -36,6 +39,19 @@ def _release(node: pytest.Node) -> Release:
 
 
 RELEASE_KEY = pytest.StashKey[Release]()
+# The options of a run that decide what a validation does and where its results go: a re-run
+# command passes them on when they were given (--spilot-version always, resolved).
+RERUN_OPTIONS = {
+    "spilot_backend": "--spilot-backend",
+    "spilot_state": "--spilot-state",
+    "spilot_baseline": "--spilot-baseline",
+    "spilot_regressions": "--spilot-regressions",
+    "spilot_regression_margin": "--spilot-regression-margin",
+    "spilot_runs": "--spilot-runs",
+    "spilot_config": "--spilot-config",
+    "spilot_nodes": "--spilot-nodes",
+}
+RERUN_DEFAULTS: dict[str, object] = {"spilot_regression_margin": 5.0}
 
 
 class PlanFile(pytest.File):
@@ -51,10 +67,12 @@ class PlanFile(pytest.File):
             else self.path.as_posix()
         )
         planned = list(expand(plan, self.path, file_key))
+        check_plan(planned, getattr(_release(self).innovus, "skill_dirs", ()))
         # Every validation of the file depends on its required gates, even under -k.
         self.gates = [v for v in planned if v.is_gate]
         for validation in planned:
-            yield ValidationNode.from_parent(self, name=validation.id, validation=validation)
+            # Matrix entries share the entry's name; their items carry the values (item_id).
+            yield ValidationNode.from_parent(self, name=validation.spec.name, validation=validation)
 
     def repr_failure(self, excinfo: pytest.ExceptionInfo[BaseException]) -> Any:
         if isinstance(excinfo.value, SpilotError):
@@ -69,6 +87,8 @@ class ValidationNode(pytest.Collector):
         super().__init__(**kwargs)
         self.validation = validation
         self._run: RunRecord | None = None
+        # -k 'timing_report[ss-low]' selects a validation by its id in the release state.
+        self.extra_keyword_matches.add(validation.id)
         add_validation_secrets(_release(self).secrets, validation)
         names = ["gate"] if validation.is_gate else ["release"]
         names += [*validation.markers]
@@ -88,11 +108,49 @@ class ValidationNode(pytest.Collector):
                 raise error from None
 
     def collect(self) -> Iterator[SpilotItem]:
-        yield RunItem.from_parent(self, name="run")
+        yield self._item(RunItem, "run")
         for threshold in self.validation.thresholds:
-            yield ThresholdItem.from_parent(self, name=threshold.id, threshold=threshold)
-        if self.config.getoption("spilot_regressions") and not self.validation.is_gate:
-            yield RegressionItem.from_parent(self, name="regressions")
+            yield self._item(ThresholdItem, threshold.id, threshold=threshold)
+        if self.has_regressions:
+            yield self._item(RegressionItem, "regressions")
+
+    @property
+    def has_regressions(self) -> bool:
+        return bool(self.config.getoption("spilot_regressions")) and not self.validation.is_gate
+
+    def item_parts(self) -> list[str]:
+        """The parts of this validation's item ids, in collection order."""
+        parts = ["run", *(t.id for t in self.validation.thresholds)]
+        return [*parts, "regressions"] if self.has_regressions else parts
+
+    def _item(self, cls: type[SpilotItem], part: str, **kwargs: Any) -> SpilotItem:
+        name = self.validation.item_id(part).split("::", 1)[1]
+        # Given as a string, pytest 9 parses the node id as it parses one from the command
+        # line or the --lf cache (names + params), so the two compare equal; pytest 8 keeps it.
+        nodeid = f"{self.nodeid}::{name}"
+        return cls.from_parent(self, name=name, nodeid=nodeid, **kwargs)
+
+    def rerun_ids(self) -> list[str]:
+        """Node ids, relative to where pytest was started, that select exactly this validation."""
+        invoked = self.config.invocation_params.dir
+        where = Path(os.path.relpath(self.path, invoked)).as_posix()
+        if not self.validation.params:
+            return [f"{where}::{self.name}"]  # the collector: its name is unique in its file
+        # Every matrix entry shares the name: list the entry's items.
+        return [f"{where}::{self.validation.item_id(part)}" for part in self.item_parts()]
+
+    def rerun_command(self) -> str:
+        """A POSIX shell command that runs this validation again, with this run's options."""
+        release = _release(self)
+        options = ["--spilot-version", release.settings.version]
+        for dest, flag in RERUN_OPTIONS.items():
+            value = self.config.getoption(dest)
+            if value is True:
+                options.append(flag)
+            elif value not in (None, False, "", RERUN_DEFAULTS.get(dest)):
+                options += [flag, str(value)]
+        words = ["python3", "-m", "pytest", *self.rerun_ids(), *options]
+        return shlex.join(words)
 
     def run_record(self) -> RunRecord:
         """The validation's run: executed by whichever item asks first, then shared."""
@@ -137,12 +195,18 @@ class SpilotItem(pytest.Item):
     role = "run"
 
     def reportinfo(self) -> tuple[Path, int | None, str]:
-        return self.path, None, f"{self.validation.id}::{self.name}"
+        line = self.validation.line_of(self.validation.loc)
+        return self.path, None if line is None else line - 1, self.nodeid.split("::", 1)[1]
 
     def repr_failure(self, excinfo: pytest.ExceptionInfo[BaseException], style: Any = None) -> Any:
+        rerun = f"re-run: {self.parent.rerun_command()}"
         if isinstance(excinfo.value, SpilotFailure | SpilotError):
-            return str(excinfo.value)
-        return super().repr_failure(excinfo)
+            return f"{excinfo.value}\n{rerun}"
+        report = super().repr_failure(excinfo)
+        if isinstance(report, str):
+            return f"{report}\n{rerun}"
+        report.addsection("re-run", rerun, sep="-")
+        return report
 
     def _props(self, run: RunRecord) -> None:
         self.user_properties += [
@@ -172,7 +236,8 @@ class RunItem(SpilotItem):
             *[(f"metric.{k}", fmt(v)) for k, v in run.metrics.items()],
             *[(f"missing.{k}", why) for k, why in run.missing_metrics.items()],
         ]
-        summary = f"{self.validation.id}: exit code {run.exit_code} in {run.duration_s:.2f} s"
+        ended = "not started" if run.exit_code is None else f"exit code {run.exit_code}"
+        summary = f"{self.validation.id}: {ended} in {run.duration_s:.2f} s"
         if run.job_id:
             summary += f" (job {run.job_id} on {run.location})"
         if run.attempts > 1:
@@ -206,7 +271,15 @@ class ThresholdItem(SpilotItem):
         if verdict.outcome == "failed":
             raise SpilotFailure(verdict.message)
         if verdict.outcome == "warning":
-            warnings.warn(SpilotWarning(f"{self.nodeid}: {verdict.message}"), stacklevel=1)
+            # Shown at the threshold in the YAML (pytest prints that line), not at this code.
+            line = self.validation.line_of(self.validation.threshold_loc(self.threshold))
+            warnings.warn_explicit(
+                SpilotWarning(f"{self.nodeid}: {verdict.message}"),
+                category=SpilotWarning,
+                filename=str(self.validation.file),
+                lineno=line or 0,
+                module=self.validation.file.name,
+            )
 
 
 class RegressionItem(SpilotItem):

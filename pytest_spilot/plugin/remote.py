@@ -10,6 +10,7 @@ import pytest
 
 from pytest_spilot.errors import SpilotError
 from pytest_spilot.launchers.ssh import SshLauncher
+from pytest_spilot.project import INVENTORY_NAMES
 from pytest_spilot.remote.node import NodePool, RemoteNode
 
 # The inventory's models only where there is an inventory.
@@ -18,7 +19,6 @@ if TYPE_CHECKING:
     from pytest_spilot.remote.inventory import Inventory
 
 NODES_KEY = pytest.StashKey[NodePool | None]()
-INVENTORY_NAMES = ("nodes.yaml", "nodes.yml")
 
 
 def inventory_path(config: pytest.Config, plan_dirs: list[Path]) -> Path | None:

@@ -21,7 +21,9 @@ def validation_scope(nodeid: str) -> str:
     """
     parts = nodeid.split("::")
     if len(parts) >= 3 and parts[0].endswith(PLAN_SUFFIXES):
-        return "::".join(parts[:2])
+        # A matrix entry's values end its items' ids (plan/expand.py item_id).
+        _, bracket, params = parts[-1].partition("[")
+        return "::".join(parts[:2]) + bracket + params
     return nodeid
 
 

@@ -5,6 +5,7 @@ from __future__ import annotations
 from junit_xml import TestCase, TestSuite, to_xml_report_string
 
 from pytest_spilot.acceptance import fmt
+from pytest_spilot.plan.expand import item_id
 from pytest_spilot.state import ReleaseState, RunRecord, ValidationRecord
 
 
@@ -13,13 +14,16 @@ def _attachments(run: RunRecord) -> str:
     return "\n".join(f"[[ATTACHMENT|{p}]]" for p in [run.log, *run.artifacts])
 
 
+def _case(record: ValidationRecord, part: str, elapsed_sec: float | None = None) -> TestCase:
+    """Named as pytest's own JUnit XML names the item: classname ``dir.file.yaml.entry``."""
+    validation, name = item_id(record.id, part).split("::", 1)
+    classname = f"{record.file.replace('/', '.')}.{validation}"
+    return TestCase(name, classname=classname, elapsed_sec=elapsed_sec)
+
+
 def _run_case(record: ValidationRecord) -> TestCase:
     run = record.run
-    case = TestCase(
-        f"{record.id}::run",
-        classname=record.file.replace("/", "."),
-        elapsed_sec=run.duration_s if run else None,
-    )
+    case = _case(record, "run", run.duration_s if run else None)
     if run is None:
         case.add_error_info("the run never finished (the release was interrupted)")
         return case
@@ -30,7 +34,7 @@ def _run_case(record: ValidationRecord) -> TestCase:
 
 
 def _regressions_case(record: ValidationRecord) -> TestCase:
-    case = TestCase(f"{record.id}::regressions", classname=record.file.replace("/", "."))
+    case = _case(record, "regressions")
     verdict = record.regressions
     if verdict is None:
         case.add_skipped_info("not judged in this release (interrupted or deselected)")
@@ -49,7 +53,7 @@ def state_to_junit(state: ReleaseState) -> str:
     for record in state.validations.values():
         cases = [_run_case(record)]
         for tid in record.thresholds_declared:
-            case = TestCase(f"{record.id}::{tid}", classname=record.file.replace("/", "."))
+            case = _case(record, tid)
             verdict = record.thresholds.get(tid)
             if verdict is None:
                 case.add_skipped_info("not judged in this release (interrupted or deselected)")

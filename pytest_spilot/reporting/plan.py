@@ -6,10 +6,13 @@ import shlex
 from collections.abc import Mapping, Sequence
 from pathlib import Path
 
-from pytest_spilot.launchers.base import Job
+from pytest_spilot.acceptance import fmt
+from pytest_spilot.launchers.base import Job, batch_job_name
 from pytest_spilot.plan.expand import PlannedValidation
+from pytest_spilot.plan.model import Threshold
 from pytest_spilot.registry import Registry
 from pytest_spilot.settings import Settings
+from pytest_spilot.store import ReleaseStore
 
 
 def _command(validation: PlannedValidation) -> str:
@@ -37,7 +40,8 @@ def render_plan(
     where_by_kind = where_by_kind or {}
     lines = [
         f"spilot plan for release {settings.version} "
-        f"(state: {settings.state_path}): {len(validations)} validations"
+        f"(state: {settings.state_path}): {len(validations)} validations",
+        f"baseline: {_baseline(settings)}",
     ]
     for v in validations:
         spec = v.spec
@@ -49,17 +53,78 @@ def render_plan(
         )
         where = where_by_kind.get(spec.kind, placed)
         role = f"{spec.kind} gate" if v.is_gate else spec.kind
-        lines.append(f"{v.key}  {role} @ {where}  timeout {spec.timeout_s:g}s{known}")
+        lines.append(
+            f"{v.key}  {role} @ {where}  timeout {spec.timeout_s:g}s, {_retries(v)}{known}"
+        )
         lines.append(f"    run: {_command(v)}")
         launcher = registry.launchers.get(spec.location)
         run = getattr(spec, "run", None)
         if spec.location != "local" and launcher is not None and run is not None:
             argv = ["/bin/sh", "-c", run] if isinstance(run, str) else list(run)
-            job = Job(argv, Path("<run dir>"), Path("job.log"), spec.timeout_s, name=v.id)
+            job = Job(
+                argv, Path("<run dir>"), Path("job.log"), spec.timeout_s, name=batch_job_name(v.id)
+            )
             lines.append(f"    via: {shlex.join(launcher.command_line(job))}")
         for name, metric in spec.metrics.items():
             lines.append(f"    metric {name}: {metric.source_key}")
         for t in v.thresholds:
-            level = "" if t.level == "error" else f" ({t.level})"
-            lines.append(f"    threshold {t.id}{level}")
+            lines.append(f"    threshold {t.id}  ({_judged(t, settings)})")
+        if not v.is_gate:
+            lines.append(f"    regressions: {_regressions(v, settings)}")
     return "\n".join(lines)
+
+
+def _baseline(settings: Settings) -> str:
+    """The release that baseline thresholds and regressions compare with, and its state file."""
+    if not settings.baseline:
+        return "none (baseline thresholds and --spilot-regressions need --spilot-baseline)"
+    # Settings.load_baseline's order: a state path first, then a version beside our state.
+    for candidate in (
+        settings.root / settings.baseline,
+        settings.state_path.parent / f"{settings.baseline}.json",
+    ):
+        if ReleaseStore(candidate).exists():
+            return f"{settings.baseline} ({candidate})"
+    return (
+        f"{settings.baseline} [no state file at {settings.root / settings.baseline} nor "
+        f"{settings.state_path.parent / f'{settings.baseline}.json'}]"
+    )
+
+
+def _retries(validation: PlannedValidation) -> str:
+    spec = validation.spec
+    if not spec.retries:
+        return "no retries"
+    on = spec.retry_on
+    causes = [*(f"exit code {c}" for c in on.exit_codes)]
+    causes += [f"log matching {p!r}" for p in on.patterns]
+    causes += ["built-in transient patterns"] if on.builtin else []
+    causes += ["launcher-reported drops"]
+    return f"{spec.retries} retr{'y' if spec.retries == 1 else 'ies'} on {', '.join(causes)}"
+
+
+def _judged(threshold: Threshold, settings: Settings) -> str:
+    """How a threshold is judged: level, tolerance, and the release a ratio is taken from."""
+    parts = [threshold.level]
+    tolerance = threshold.tolerance
+    parts.append(f"tolerance {fmt(tolerance)}" if tolerance is not None else "no tolerance")
+    if threshold.baseline is not None:
+        parts.append(
+            f"against baseline {settings.baseline}"
+            if settings.baseline
+            else "no baseline given (pass --spilot-baseline)"
+        )
+    return ", ".join(parts)
+
+
+def _regressions(validation: PlannedValidation, settings: Settings) -> str:
+    rules = [
+        f"{name} {rule.direction or 'default direction'}"
+        + (f" margin {fmt(rule.margin)}" if rule.margin is not None else "")
+        for name, rule in validation.spec.regressions.items()
+    ]
+    said = f"; rules: {', '.join(rules)}" if rules else ""
+    if not settings.regressions:
+        return f"no test (--spilot-regressions adds one){said}"
+    against = settings.baseline or "no baseline given (pass --spilot-baseline)"
+    return f"test added, against {against}{said}"

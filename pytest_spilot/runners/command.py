@@ -5,7 +5,7 @@ from __future__ import annotations
 from typing import ClassVar
 
 from pytest_spilot.errors import SpilotError
-from pytest_spilot.launchers.base import Job
+from pytest_spilot.launchers.base import Job, batch_job_name
 from pytest_spilot.plan.expand import PlannedValidation
 from pytest_spilot.runners.base import RunContext, RunOutcome
 
@@ -35,6 +35,7 @@ class CommandRunner:
             log_path=ctx.log_path,
             timeout_s=spec.timeout_s,
             env={**spec.env, **ctx.env},
+            name=batch_job_name(validation.id),
             secrets=ctx.secrets,
             on_start=ctx.on_job_start,
         )

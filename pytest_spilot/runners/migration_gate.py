@@ -64,7 +64,8 @@ class MigrationGateRunner:
         write_atomic(path, gate.model_dump_json(indent=2))
         with ctx.log_path.open("a", encoding="utf-8") as log:
             for claim in gate.claims:
-                log.write(f"[spilot] {claim.verdict:>21} {claim.claim}: {claim.detail}\n")
+                verdict = claim.verdict if claim.blocking else f"{claim.verdict} (not blocking)"
+                log.write(f"[spilot] {verdict:>21} {claim.claim}: {claim.detail}\n")
             log.write(f"[spilot] {gate.summary()}\n")
         counts = {
             verdict: float(sum(c.verdict == verdict for c in gate.claims))

@@ -35,7 +35,43 @@ proc ::spilot::RunSkill {id path arguments timeout} {
         set type CMD_FAIL
         set message "the skill ended with [lindex {ok error return break continue} $code]"
     }
-    return [list $status $type $message $cur(metrics) [lsort [ListFiles $cur(reports) reports/$id]]]
+    set reports [lsort [ListFiles $cur(reports) reports/$id]]
+    if {$status eq "PASS" && [set broken [CheckContract $path $id $reports $cur(metrics)]] ne ""} {
+        lassign [list FAIL CMD_FAIL $broken] status type message
+    }
+    return [list $status $type $message $cur(metrics) $reports]
+}
+
+# The harness stages each skill's contract as scripts/contracts/<skill>.json ({name, reports,
+# metrics}); a PASS that misses one of its reports or metrics is a CMD_FAIL naming them, worded
+# as contract_break_message in pytest_spilot/innovus/contracts.py. A skill without one is not
+# checked.
+proc ::spilot::CheckContract {path id reports metrics} {
+    set skill [file rootname [file tail $path]]
+    set file "$::spilot::S(scriptsDir)/contracts/$skill.json"
+    if {![file isfile $file]} { return "" }
+    set f [open $file r]
+    try {
+        fconfigure $f -encoding utf-8
+        set contract [json::parse [read $f]]
+    } finally {
+        close $f
+    }
+    set missing {}
+    set absent [lmap r [dict get $contract reports] {
+        if {"reports/$id/$r" in $reports} continue
+        set r
+    }]
+    if {[llength $absent]} { lappend missing "report(s) [join $absent {, }] not written" }
+    set absent [lmap m [dict get $contract metrics] {
+        if {[dict exists $metrics $m]} continue
+        set m
+    }]
+    if {[llength $absent]} { lappend missing "metric(s) [join $absent {, }] not reported" }
+    if {![llength $missing]} { return "" }
+    set name [dict get $contract name]
+    return "skill '$name' broke its contract: [join $missing {; }]; the skill must write every\
+        report and metric $name.yaml names (or drop them there)"
 }
 
 proc ::spilot::ListFiles {folder relative} {

@@ -7,7 +7,7 @@ from pathlib import Path
 import pytest
 
 from pytest_spilot.errors import SpilotError
-from pytest_spilot.launchers.base import Job
+from pytest_spilot.launchers.base import Job, batch_job_name
 from pytest_spilot.launchers.template import BUILTIN_TEMPLATES, TemplateLauncher, expand
 from pytest_spilot.siteconfig import SiteConfig
 
@@ -77,3 +77,9 @@ def test_template_launcher_runs_the_wrapped_command(tmp_path: Path) -> None:
     result = launcher.run(Job(["sh", "-c", 'echo "via=$VIA"; exit 3'], tmp_path, log, 10))
     assert result.exit_code == 3
     assert log.read_text().strip() == "via=grid"
+
+
+def test_batch_job_names_are_the_validations_and_safe_everywhere() -> None:
+    assert batch_job_name("timing_report[ss-low]") == "spilot.timing_report_ss-low"
+    assert batch_job_name("a b/c") == "spilot.a_b_c"
+    assert len(batch_job_name("x" * 500)) == len("spilot.") + 64

@@ -130,3 +130,65 @@ def test_plan_shows_the_migration_gate_and_starts_nothing(pytester: pytest.Pytes
         ]
     )
     assert not (pytester.path / ".spilot" / "runs").exists()
+
+
+SITE_SKILL = """\
+set fh [open [spilot::report congestion.rpt] w]
+puts $fh "congestion_pct: 2.5"
+close $fh
+spilot::metric congestion_pct 2.5
+"""
+SITE_CONTRACT = """\
+name: congestion
+reports: [congestion.rpt]
+metrics:
+  congestion_pct: {unit: '%', direction: lower_is_better}
+"""
+SITE_VALIDATION = """
+  - name: site_congestion
+    kind: innovus
+    skill: congestion
+    acceptance:
+      - {metric: congestion_pct, op: "<=", value: 5}
+gates:"""
+
+
+@pytest.mark.parametrize("backend", ["tcl", "pseudo"])
+def test_a_site_skill_does_not_block_the_shipped_gate(
+    pytester: pytest.Pytester, backend: str
+) -> None:
+    """Issue 14: the pseudo reference has no figures for a site's skill; the required gate
+    said INSUFFICIENT_EVIDENCE and every Innovus validation skipped."""
+    if backend == "tcl" and not shutil.which("tclsh"):
+        pytest.skip("tclsh is not installed (apt-get install -y tcl)")
+    site = pytester.mkdir("site_skills")
+    (site / "congestion.tcl").write_text(SITE_SKILL)
+    (site / "congestion.yaml").write_text(SITE_CONTRACT)
+    pytester.makepyprojecttoml(f'[tool.spilot.innovus]\nskills = ["{site}"]\n')
+    pytester.makefile(".yaml", **{"validations/innovus": PLAN.replace("\ngates:", SITE_VALIDATION)})
+    junit = pytester.path / "out.xml"
+    result = pytester.runpytest_subprocess(
+        f"--spilot-backend={backend}",
+        "--spilot-evidence=matrix.json",
+        "-p",
+        "no:randomly",
+        "-o",
+        "junit_family=xunit1",
+        f"--junitxml={junit}",
+    )
+    runs = backend == "tcl"  # the pseudo backend cannot run it: no figure in its contract
+    assert outcomes(junit) == {
+        "innovus_migration::run": "passed",
+        "block_summary::run": "passed",
+        "block_summary::setup_wns_ns>=0": "passed",
+        "site_congestion::run": "passed" if runs else "failed",
+        "site_congestion::congestion_pct<=5": "passed" if runs else "failed",
+    }, result.stdout.str()
+    [gate] = json.loads((pytester.path / "matrix.json").read_text())["gates"]
+    assert (gate["status"], gate["blocking_issue_codes"]) == ("ready", [])
+    parity = next(c for c in gate["claims"] if c["claim"] == "parity:congestion")
+    assert (parity["verdict"], parity["blocking"]) == ("insufficient_evidence", False)
+    if not runs:
+        summary = properties(junit, "site_congestion::run")["summary"]
+        assert "the pseudo backend cannot run skill 'congestion'" in summary
+        assert "congestion_pct: {pseudo: 0}" in summary

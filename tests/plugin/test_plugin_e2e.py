@@ -26,6 +26,7 @@ validations:
     run: 'echo "SPS=2100" ; echo run >> "$COUNT_FILE"'
     metrics:
       sps: {regex: 'SPS=([0-9.]+)', aggregate: max}
+      absent: {regex: 'ABSENT=([0-9]+)'}
     acceptance:
       - {metric: sps, op: ">=", value: 2000}
       - {metric: sps, op: ">=", value: 3000}
@@ -33,6 +34,7 @@ validations:
   - name: hang
     timeout_s: 1
     run: 'echo run >> "$COUNT_FILE"; sleep 31.25'
+    metrics: {x: {regex: 'x=([0-9]+)'}}
     acceptance:
       - {metric: x, op: ">=", value: 0}
   - name: grid
@@ -52,7 +54,7 @@ EXPECTED = {
     "hang::run": "failed",
     "hang::x>=0": "failed",
     **{
-        f"grid[{p}-{s}]::{t}": "passed"
+        f"grid::{t}[{p}-{s}]": "passed"
         for p in ("sky130A", "gf180mcuC")
         for s in ("minimal", "balanced")
         for t in ("run", "n==1")
@@ -101,7 +103,9 @@ def test_matrix_values_and_run_dir(pytester: pytest.Pytester, plan: Path) -> Non
 def test_items_of_a_validation_stay_on_one_worker(pytester: pytest.Pytester) -> None:
     """Fails if any validation's items are split across xdist workers."""
     entries = "\n".join(
-        f"  - name: v{i}\n    run: ['true']\n    acceptance:\n"
+        f"  - name: v{i}\n    run: ['true']\n    metrics:\n"
+        + "".join(f"      m{j}: {{regex: 'm{j}=(\\d+)'}}\n" for j in range(4))
+        + "    acceptance:\n"
         + "".join(f"      - {{metric: m{j}, op: '>=', value: 0}}\n" for j in range(4))
         for i in range(12)
     )
@@ -171,7 +175,7 @@ def test_plan_dry_run_runs_nothing(pytester: pytest.Pytester, plan: Path) -> Non
     result.stdout.fnmatch_lines(
         [
             "spilot plan for release dev*: 6 validations",
-            "*threshold sps>=3000",
+            "*threshold sps>=3000  (error, no tolerance)",
             "validations/plan.yaml::grid?sky130A-minimal?  command @ local*",
         ]
     )

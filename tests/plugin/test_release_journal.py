@@ -13,6 +13,7 @@ import xml.etree.ElementTree as ET
 from pathlib import Path
 
 import pytest
+from junit_kit import case_id
 
 from pytest_spilot.cli import main
 from pytest_spilot.store import ReleaseStore
@@ -66,7 +67,7 @@ def test_a_release_whose_only_failure_is_a_regression(
     table = capsys.readouterr().out
     assert re.search(r"^grows\S*\s+local\s+failed", table, re.M), table
     assert re.search(r"^\S*steady\s+local\s+passed", table, re.M), table
-    cases = {c.get("name"): c for c in ET.parse(out).getroot().iter("testcase")}
+    cases = {case_id(c): c for c in ET.parse(out).getroot().iter("testcase")}
     assert cases["grows::regressions"].find("failure") is not None
     assert "area 100 -> 110" in (cases["grows::regressions"].findtext("system-out") or "")
     assert cases["steady::regressions"].find("failure") is None

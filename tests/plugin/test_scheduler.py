@@ -9,7 +9,7 @@ from pytest_spilot.plugin.scheduler import validation_scope
     ("nodeid", "scope"),
     [
         (
-            "validations/p.yaml::counter[sky130A-minimal]::run",
+            "validations/p.yaml::counter::run[sky130A-minimal]",
             "validations/p.yaml::counter[sky130A-minimal]",
         ),
         ("validations/p.yaml::c::timing__setup__ws>=0", "validations/p.yaml::c"),
@@ -45,7 +45,7 @@ def test_finished_validations_are_not_counted_again(pytester: pytest.Pytester) -
     leave the scheduler's books (xdist's LoadScopeScheduling keeps and re-counts them)."""
     from pytest_spilot.plugin.scheduler import ValidationScopeScheduling
 
-    ids = [f"v.yaml::job[{i}]::{item}" for i in range(50) for item in ("run", "a>=1")]
+    ids = [f"v.yaml::job::{item}[{i}]" for i in range(50) for item in ("run", "a>=1")]
     config = pytester.parseconfig()
     config.option.tx = ["2*popen"]  # what -n 2 sets
     sched = ValidationScopeScheduling(config)
@@ -77,7 +77,7 @@ def test_items_are_found_without_scanning_the_collection(pytester: pytest.Pytest
     map built once per worker, and each item is sent once, under its own position."""
     from pytest_spilot.plugin.scheduler import ValidationScopeScheduling
 
-    ids = [f"v.yaml::job[{i}]::{item}" for i in range(30) for item in ("run", "a>=1", "b<=2")]
+    ids = [f"v.yaml::job::{item}[{i}]" for i in range(30) for item in ("run", "a>=1", "b<=2")]
     config = pytester.parseconfig()
     config.option.tx = ["2*popen"]
     sched = ValidationScopeScheduling(config)

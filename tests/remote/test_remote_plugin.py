@@ -177,6 +177,6 @@ def test_plan_shows_how_remote_validations_are_reached(pytester: pytest.Pytester
             "*r.yaml::on_gpu  command @ gpu2*",
             "*via: ssh -p 2222 cad@10.0.0.12 -- innovus -version",
             "*r.yaml::on_slurm  command @ slurm*",
-            "*via: srun --unbuffered --job-name=on_slurm*/bin/sh -c 'echo hi'",
+            "*via: srun --unbuffered --job-name=spilot.on_slurm*/bin/sh -c 'echo hi'",
         ]
     )

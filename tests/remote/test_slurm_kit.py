@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import subprocess
+import time
 from collections.abc import Iterator
 
 import pytest
@@ -22,6 +23,10 @@ def test_srun_output_and_exit_codes(cluster: SlurmCluster) -> None:
     false = cluster.run_client(["srun", "-N1", "false"])
     assert false.returncode == 1
     assert "Exited with exit code 1" in false.stderr
+    # A finished job may be listed a moment longer while it is COMPLETING.
+    deadline = time.monotonic() + 10
+    while cluster.squeue_ids() and time.monotonic() < deadline:
+        time.sleep(0.1)
     assert cluster.squeue_ids() == []
 
 
