@@ -42,7 +42,7 @@ def compare(value: float, op: str, expected: float, tolerance: float | None = No
 
 
 @dataclass(frozen=True)
-class Verdict:
+class ThresholdVerdict:
     """The outcome of one threshold, with everything a report shows about it."""
 
     outcome: Outcome
@@ -63,17 +63,17 @@ def judge(
     *,
     run_error: str | None = None,
     baseline: Mapping[str, float] | None = None,
-) -> Verdict:
+) -> ThresholdVerdict:
     """Decide one threshold; a failed run or a missing metric is never a pass."""
     miss: Outcome = "warning" if threshold.level == "warning" else "failed"
     name = threshold.metric
     if run_error is not None:
-        return Verdict("failed", None, threshold.value, None, f"run failed: {run_error}")
+        return ThresholdVerdict("failed", None, threshold.value, None, f"run failed: {run_error}")
     base_value: float | None = None
     expected = threshold.value
     if threshold.baseline is not None:
         if baseline is None:
-            return Verdict(
+            return ThresholdVerdict(
                 miss,
                 metrics.get(name),
                 None,
@@ -81,7 +81,7 @@ def judge(
                 f"{threshold.id}: no baseline release given; pass --spilot-baseline PATH|VERSION",
             )
         if name not in baseline:
-            return Verdict(
+            return ThresholdVerdict(
                 miss,
                 metrics.get(name),
                 None,
@@ -93,7 +93,7 @@ def judge(
     assert expected is not None
     if name not in metrics:
         why = missing.get(name, "no source produced it")
-        return Verdict(miss, None, expected, base_value, f"metric missing: {name}: {why}")
+        return ThresholdVerdict(miss, None, expected, base_value, f"metric missing: {name}: {why}")
     value = metrics[name]
     ok = compare(value, threshold.op, expected, threshold.tolerance)
     shown = fmt(expected)
@@ -102,7 +102,7 @@ def judge(
     if threshold.tolerance:
         shown += f" ± {fmt(threshold.tolerance)}"
     word = "ok" if ok else ("WARNING" if miss == "warning" else "FAILED")
-    return Verdict(
+    return ThresholdVerdict(
         "passed" if ok else miss,
         value,
         expected,

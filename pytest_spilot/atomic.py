@@ -55,8 +55,13 @@ def fsync_dir(folder: Path) -> None:
 
 def write_atomic(path: Path, text: str, *, durable: bool = True) -> None:
     """Replace ``path`` with ``text``; ``durable`` also survives a power cut (fsync)."""
+    write_atomic_bytes(path, text.encode(), durable=durable)
+
+
+def write_atomic_bytes(path: Path, data: bytes, *, durable: bool = True) -> None:
+    """Replace ``path`` with ``data``; ``durable`` also survives a power cut (fsync)."""
     path.parent.mkdir(parents=True, exist_ok=True)
-    tmp = _write_temp(path, text.encode(), durable)
+    tmp = _write_temp(path, data, durable)
     try:
         os.replace(tmp, path)
     except BaseException:

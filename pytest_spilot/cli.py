@@ -15,7 +15,7 @@ from pytest_spilot.innovus.contracts import SkillContract, contract_for, find_sk
 from pytest_spilot.project import read_plan
 from pytest_spilot.redact import Redactor
 from pytest_spilot.registry import Registry, plugin_manager
-from pytest_spilot.regressions import DEFAULT_MARGIN, compare_states, render_table, to_json
+from pytest_spilot.regressions import DEFAULT_MARGIN_PCT, compare_states, render_table, to_json
 from pytest_spilot.reporting.junit import state_to_junit
 from pytest_spilot.reporting.table import ReleaseTable, columns
 from pytest_spilot.rules import render_changes, tighten
@@ -108,12 +108,13 @@ def _tighten(args: argparse.Namespace) -> int:
 
 def _doctor(args: argparse.Namespace) -> int:
     root = args.root.resolve()
+    # First: it makes the plugin kinds of installed `spilot` entry points known to the plan.
+    registry = Registry.from_hook(plugin_manager().hook)
     plan = read_plan(root)
     site_path = args.config or plan.setting("spilot_config")
     site = load_site_config(root, site_path)
     plan.check(root / d for d in site.innovus.skills)
     nodes = args.nodes or plan.inventory()
-    registry = Registry.from_hook(plugin_manager().hook)
     checks = doctor(site, registry, nodes, args.backend, say=_to_stderr, plan=plan)
     site_text = site_path or (
         "[tool.spilot] of pyproject.toml" if (root / "pyproject.toml").is_file() else "defaults"
@@ -208,7 +209,7 @@ def build_parser() -> argparse.ArgumentParser:
     compare.add_argument(
         "--margin",
         type=float,
-        default=DEFAULT_MARGIN * 100,
+        default=DEFAULT_MARGIN_PCT,
         metavar="PCT",
         help="allowed worsening where the state gives none (default 5)",
     )

@@ -42,14 +42,20 @@ def pytest_spilot_launchers() -> list[Launcher]:
 
 @hookspec
 def pytest_spilot_runners() -> list[ValidationRunner]:
-    """Return runners to add, one per validation ``kind`` they handle."""
+    """Return runners to add, one per validation ``kind`` they handle.
+
+    A new kind is accepted in validation files, and in ``spilot schema validations``, once its
+    runner is registered; the runner's optional ``model`` (a ``ValidationBase`` subclass)
+    defines its entries' keys (see ``pytest_spilot.runners.base.ValidationRunner``).
+    """
 
 
 @hookspec
 def pytest_spilot_session_backends() -> list[SessionBackend]:
     """Return Innovus session backends to add, each with a unique ``name``.
 
-    ``--spilot-backend NAME`` (or ``backend`` in ``[tool.spilot.innovus]``) selects one. A
+    ``--spilot-backend NAME`` (or ``backend`` in ``[tool.spilot.innovus]``) selects one; an
+    unregistered name is a usage error listing the registered ones. A
     backend's ``create(spec)`` returns a supervisor (``start``, ``wait_ready``, ``submit``,
     ``poll_health``, ``stop``, ``collect_logs``) for a session in ``spec.run_dir``; deriving
     from ``pytest_spilot.innovus.client.QueueSupervisor`` keeps the run-directory protocol.
@@ -59,6 +65,9 @@ def pytest_spilot_session_backends() -> list[SessionBackend]:
 @hookspec
 def pytest_spilot_flow_backends() -> list[FlowBackend]:
     """Return LibreLane flow backends to add, each with a unique ``name``.
+
+    ``--spilot-backend NAME`` (or ``backend`` in ``[tool.spilot.librelane]``) selects one; a
+    ``--spilot-backend`` that names no flow backend (``tcl``) leaves flows on the configured one.
 
     A backend's ``command(request, flow_dir, config_path)`` is the argv of a child process
     that runs the flow with ``flow_dir`` as LibreLane's run folder, announces its step list

@@ -2,12 +2,15 @@
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
 import pluggy
 
 from pytest_spilot import builtins, hookspecs
+from pytest_spilot.errors import SpilotError
+from pytest_spilot.plan.model import BUILTIN_KINDS, use_kinds
 
 if TYPE_CHECKING:
     from pytest_spilot.gates import GateCheck
@@ -15,6 +18,7 @@ if TYPE_CHECKING:
     from pytest_spilot.launchers.base import Launcher
     from pytest_spilot.librelane.backends.base import FlowBackend
     from pytest_spilot.metrics.base import MetricSource
+    from pytest_spilot.plan.model import ValidationBase
     from pytest_spilot.runners.base import ValidationRunner
 
 
@@ -36,7 +40,7 @@ class Registry:
         def gather(results: list[list[Any]], attr: str) -> dict[str, Any]:
             return {getattr(x, attr): x for group in reversed(results) for x in group}
 
-        return cls(
+        registry = cls(
             metric_sources=gather(hook.pytest_spilot_metric_sources(), "key"),
             launchers=gather(hook.pytest_spilot_launchers(), "name"),
             runners=gather(hook.pytest_spilot_runners(), "kind"),
@@ -44,6 +48,36 @@ class Registry:
             flow_backends=gather(hook.pytest_spilot_flow_backends(), "name"),
             gate_checks=gather(hook.pytest_spilot_gate_checks(), "name"),
         )
+        # Files read in this process from now on accept the kinds the plugins' runners handle.
+        use_kinds(registry.kind_models())
+        return registry
+
+    def kind_models(self) -> dict[str, type[ValidationBase] | None]:
+        """Each plugin runner's kind and the model of its entries (None: PluginValidation).
+
+        Built-in kinds have their models in the file format already; their runners stay
+        unimported (the lazy fronts of ``builtins``).
+        """
+        return {
+            kind: getattr(runner, "model", None)
+            for kind, runner in self.runners.items()
+            if kind not in BUILTIN_KINDS
+        }
+
+    def check_backend(
+        self,
+        name: str | None,
+        where: str = "--spilot-backend",
+        among: Mapping[str, Any] | None = None,
+    ) -> None:
+        """Raise SpilotError unless ``name`` is a backend of ``among`` (default: any backend)."""
+        backends = {**self.session_backends, **self.flow_backends} if among is None else among
+        if name is not None and name not in backends:
+            raise SpilotError(
+                f"{where} {name!r} is not a registered backend; use one of "
+                f"{', '.join(sorted(backends))}, or install the plugin that registers it "
+                "(hooks pytest_spilot_session_backends, pytest_spilot_flow_backends)"
+            )
 
 
 def plugin_manager() -> pluggy.PluginManager:

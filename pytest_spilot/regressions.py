@@ -17,8 +17,9 @@ from pytest_spilot.acceptance import fmt
 from pytest_spilot.reporting.table import columns
 from pytest_spilot.state import ReleaseState, RunRecord
 
-DEFAULT_MARGIN = 0.05
-Verdict = Literal["regressed", "worse", "better", "same", "new", "gone", "no direction"]
+DEFAULT_MARGIN_PCT = 5.0  # allowed worsening, in percent of the baseline value
+DEFAULT_MARGIN = DEFAULT_MARGIN_PCT / 100
+ChangeVerdict = Literal["regressed", "worse", "better", "same", "new", "gone", "no direction"]
 
 
 @dataclass(frozen=True)
@@ -31,7 +32,7 @@ class MetricChange:
     new: float | None
     direction: str | None
     margin: float
-    verdict: Verdict
+    verdict: ChangeVerdict
 
     @property
     def change(self) -> str:
@@ -49,7 +50,7 @@ class MetricChange:
         )
 
 
-def judge_change(old: float, new: float, direction: str | None, margin: float) -> Verdict:
+def judge_change(old: float, new: float, direction: str | None, margin: float) -> ChangeVerdict:
     """How ``old`` -> ``new`` looks for a metric that should move in ``direction``."""
     if direction is None:
         return "no direction"
@@ -75,7 +76,7 @@ def compare_runs(
         margin = new.margins.get(metric, old.margins.get(metric, default_margin))
         before, after = old.metrics.get(metric), new.metrics.get(metric)
         if before is None or after is None:
-            verdict: Verdict = "new" if before is None else "gone"
+            verdict: ChangeVerdict = "new" if before is None else "gone"
         else:
             verdict = judge_change(before, after, direction, margin)
         changes.append(MetricChange(validation, metric, before, after, direction, margin, verdict))

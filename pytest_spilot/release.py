@@ -112,7 +112,11 @@ class Release:
         """
         if validation.is_gate and self.gates is not None:
             if (
-                validation.spec.kind == "migration"
+                getattr(
+                    self.registry.runners.get(validation.spec.kind),
+                    "starts_innovus_sessions",
+                    False,
+                )
                 and self.innovus is not None
                 and not self.gates.decided(validation.key)
             ):
@@ -127,6 +131,9 @@ class Release:
                 )
             return run
         return self._run(validation)
+
+    def _runner(self, validation: PlannedValidation) -> object:
+        return self.registry.runners.get(validation.spec.kind)
 
     def failed_gate(
         self, gates: list[PlannedValidation]

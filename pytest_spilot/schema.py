@@ -11,7 +11,8 @@ from pytest_spilot.innovus.design import StandinDesign
 from pytest_spilot.innovus.evidence import EvidenceMatrix
 from pytest_spilot.innovus.protocol import Ack, Request
 from pytest_spilot.journal import JournalLine
-from pytest_spilot.plan.model import ValidationFile
+from pytest_spilot.plan.model import ValidationFile, plugin_models, validation_file_model
+from pytest_spilot.registry import Registry, plugin_manager
 from pytest_spilot.remote.inventory import Inventory
 from pytest_spilot.siteconfig import SiteConfig
 from pytest_spilot.state import ReleaseState
@@ -35,6 +36,14 @@ FORMATS: dict[str, type[BaseModel]] = {
 WRITTEN = {"state"}
 
 
-def json_schema(name: str) -> str:
+def json_schema(name: str, registry: Registry | None = None) -> str:
+    """The JSON Schema of format ``name``; validations with the kinds of ``registry``'s runners.
+
+    ``registry`` defaults to the built-ins and the ``spilot`` entry points' plugins.
+    """
     mode = "serialization" if name in WRITTEN else "validation"
-    return json.dumps(FORMATS[name].model_json_schema(by_alias=True, mode=mode), indent=2)
+    model = FORMATS[name]
+    if name == "validations":
+        registry = registry or Registry.from_hook(plugin_manager().hook)
+        model = validation_file_model(plugin_models(registry.kind_models()))
+    return json.dumps(model.model_json_schema(by_alias=True, mode=mode), indent=2)

@@ -9,9 +9,9 @@ from __future__ import annotations
 import dataclasses
 import shutil
 import tomllib
-from collections.abc import Mapping
+from collections.abc import Collection, Mapping
 from pathlib import Path
-from typing import Literal
+from typing import Annotated
 
 from pydantic import BaseModel, ConfigDict, Field, ValidationError
 
@@ -25,7 +25,9 @@ from pytest_spilot.launchers.template import (
 from pytest_spilot.redact import Redactor
 from pytest_spilot.yamlsource import dotted, load_yaml
 
-Backend = Literal["pseudo", "tcl", "real"]
+# Any registered backend: built-in (pseudo, tcl, real) or a plugin's; the registry checks the
+# name when the run starts (Registry.check_backend), since plugins are not known here.
+Backend = Annotated[str, Field(min_length=1)]
 
 
 class _Strict(BaseModel):
@@ -60,8 +62,10 @@ class GridLauncherConfig(Resources):
 class InnovusConfig(Resources):
     """How this site starts Innovus sessions."""
 
-    backend: Literal["auto", "pseudo", "tcl", "real"] = Field(
-        "auto", description="auto: tcl where tclsh is on PATH, else pseudo"
+    backend: Backend = Field(
+        "auto",
+        description="auto (tcl where tclsh is on PATH, else pseudo), pseudo, tcl, real, or a "
+        "session backend a plugin registers",
     )
     binary: str = "innovus"
     flags: list[str] = Field(default_factory=lambda: ["-no_gui"])
@@ -86,7 +90,7 @@ class InnovusConfig(Resources):
         choice = override or self.backend
         if choice == "auto":
             return "tcl" if shutil.which(self.tclsh) else "pseudo"
-        return choice  # type: ignore[return-value]
+        return choice
 
     @property
     def secret_names(self) -> list[str]:
@@ -96,8 +100,10 @@ class InnovusConfig(Resources):
 class LibreLaneConfig(_Strict):
     """How this site runs LibreLane flows."""
 
-    backend: Literal["pseudo", "real"] = Field(
-        "pseudo", description="--spilot-backend real|pseudo overrides"
+    backend: Backend = Field(
+        "pseudo",
+        description="pseudo, real, or a flow backend a plugin registers; "
+        "--spilot-backend NAME overrides",
     )
     pdk: str = Field("sky130A", description="default PDK: a name under PDK_ROOT, or a path")
     pdk_root: str | None = Field(None, description="default: $PDK_ROOT, else ~/.ciel")
@@ -107,10 +113,13 @@ class LibreLaneConfig(_Strict):
     env: dict[str, str] = Field(default_factory=dict)
     launcher: str = "local"
 
-    def resolved_backend(self, override: str | None = None) -> Literal["pseudo", "real"]:
-        # "tcl" names the Innovus stand-in; flows keep their configured backend then.
-        if override in ("pseudo", "real"):
-            return override  # type: ignore[return-value]
+    def resolved_backend(
+        self, override: str | None = None, flow_backends: Collection[str] = ("pseudo", "real")
+    ) -> str:
+        # "tcl" names the Innovus stand-in (an override that is no flow backend): flows keep
+        # their configured backend then.
+        if override is not None and override in flow_backends:
+            return override
         return self.backend
 
 

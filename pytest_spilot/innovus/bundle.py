@@ -3,26 +3,17 @@
 from __future__ import annotations
 
 import io
-import os
 import tarfile
 import time
 from collections.abc import Mapping
 from pathlib import Path
 
+from pytest_spilot.atomic import write_atomic_bytes
 from pytest_spilot.innovus.rundir import SessionDir
+from pytest_spilot.logtail import tail_lines
 from pytest_spilot.redact import Redactor
 
 TAIL_LINES = 200
-
-
-def _tail(path: Path, lines: int = TAIL_LINES) -> str:
-    try:
-        with path.open("rb") as fh:
-            fh.seek(max(0, path.stat().st_size - 256 * 1024))
-            data = fh.read().decode("utf-8", "replace")
-    except OSError:
-        return ""
-    return "\n".join(data.splitlines()[-lines:])
 
 
 def write_debug_bundle(
@@ -48,7 +39,9 @@ def write_debug_bundle(
             (str(p.relative_to(run.root)), p) for p in sorted(reports.rglob("*")) if p.is_file()
         ]
     tails = "".join(
-        f"==> {p.name} (last {TAIL_LINES} lines) <==\n{_tail(p)}\n"
+        f"==> {p.name} (last {TAIL_LINES} lines) <==\n"
+        + "\n".join(tail_lines(p, TAIL_LINES))
+        + "\n"
         for p in sorted(run.session.glob("*.log"))
     )
     extra = {
@@ -56,9 +49,8 @@ def write_debug_bundle(
         "log-tails.txt": tails,
         "environment.txt": redactor.environment(env),
     }
-    run.debug.mkdir(parents=True, exist_ok=True)
-    tmp = path.with_name(f".{path.name}.tmp")
-    with tarfile.open(tmp, "w:gz") as tar:
+    buffer = io.BytesIO()
+    with tarfile.open(fileobj=buffer, mode="w:gz") as tar:
         for name, text in extra.items():
             _add(tar, f"bundle/{name}", redactor.text(text).encode())
         for name, src in members:
@@ -67,7 +59,7 @@ def write_debug_bundle(
             except OSError:
                 continue
             _add(tar, f"bundle/{name}", redactor.text(data.decode("utf-8", "replace")).encode())
-    os.replace(tmp, path)
+    write_atomic_bytes(path, buffer.getvalue(), durable=False)
     return path
 
 

@@ -20,6 +20,7 @@ from pytest_spilot.innovus.contracts import contract_for, find_skills
 from pytest_spilot.innovus.protocol import Ack, ErrorType, Ready, Request, SessionFileConfig
 from pytest_spilot.innovus.rundir import SessionDir
 from pytest_spilot.innovus.supervisor import Health, SessionError, SessionSpec
+from pytest_spilot.logtail import tail_lines
 
 HEALTH_CHECK_S = 0.05  # how often a waiting submit looks at the process and the heartbeat
 STOP_GRACE_S = 5.0
@@ -248,10 +249,7 @@ class QueueSupervisor:
     def _start_failure(self, what: str) -> str:
         tails = []
         for path in (self.dir.file("innovus.stderr.log"), self.dir.file("innovus.stdout.log")):
-            try:
-                lines = path.read_text(errors="replace").splitlines()[-10:]
-            except OSError:
-                continue
+            lines = tail_lines(path, 10)
             if lines:
                 tails.append(f"last lines of {path}:\n  " + "\n  ".join(lines))
         bundle = write_debug_bundle(self.dir, None, what, self.redactor, self.env)

@@ -16,6 +16,9 @@ from pytest_spilot.innovus.rundir import SHIPPED_SKILLS
 from pytest_spilot.plan.model import Direction
 from pytest_spilot.yamlsource import load_yaml
 
+# The skill that loads the design: run first, and the one a design-less session may run.
+RESTORE_SKILL = "restore_design"
+
 
 class _Strict(BaseModel):
     model_config = ConfigDict(extra="forbid", frozen=True)

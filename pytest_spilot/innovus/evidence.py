@@ -14,7 +14,7 @@ from pydantic import BaseModel, ConfigDict, Field, ValidationError
 
 from pytest_spilot.errors import SpilotError
 
-Verdict = Literal["pass", "fail", "insufficient_evidence"]
+EvidenceVerdict = Literal["pass", "fail", "insufficient_evidence"]
 COMPATIBILITY_FILE = "compatibility.json"  # a migration gate's result, in its run directory
 
 
@@ -27,7 +27,7 @@ class Claim(_Model):
     """One row of the evidence matrix."""
 
     claim: str = Field(description="what is claimed, e.g. 'noop_acked_pass', 'parity:drc_health'")
-    verdict: Verdict
+    verdict: EvidenceVerdict
     code: str = Field(description="the issue code this claim blocks with when it is not 'pass'")
     detail: str = ""
     inputs: dict[str, str] = Field(

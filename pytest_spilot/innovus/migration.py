@@ -28,14 +28,15 @@ from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from pathlib import Path
 
+from pytest_spilot.backend_names import PSEUDO, REAL, TCL
 from pytest_spilot.errors import SpilotError
 from pytest_spilot.innovus.client import QueueSupervisor, skill_script
-from pytest_spilot.innovus.contracts import contract_for, find_skills
+from pytest_spilot.innovus.contracts import RESTORE_SKILL, contract_for, find_skills
 from pytest_spilot.innovus.evidence import (
     Claim,
     CompatibilityGate,
+    EvidenceVerdict,
     Rollback,
-    Verdict,
     file_digest,
     sha256,
 )
@@ -74,7 +75,6 @@ ROLLBACK_CODES = frozenset(
 )
 INSUFFICIENT = "INSUFFICIENT_EVIDENCE"
 TRAVERSAL_SCRIPT = "scripts/../outside.tcl"
-RESTORE_SKILL = "restore_design"
 VERSION_TIMEOUT_S = 60.0
 
 
@@ -108,7 +108,7 @@ class MigrationCheck:
     launchers: dict[str, Launcher]
     open_session: Callable[[str], InnovusSession]
     target: str
-    reference: str = "pseudo"
+    reference: str = PSEUDO
     design: Path | None = None
     top: str | None = None
     version: str | None = None  # a regex the tool's version line must match
@@ -132,9 +132,9 @@ class MigrationCheck:
     # -- environment -------------------------------------------------------------------------
 
     def _tool(self) -> list[str]:
-        if self.target == "real":
+        if self.target == REAL:
             return shlex.split(self.config.binary)
-        if self.target == "tcl":
+        if self.target == TCL:
             return [self.config.tclsh]
         return [sys.executable]
 
@@ -150,9 +150,9 @@ class MigrationCheck:
         self._licences()
 
     def _version(self, tool: list[str]) -> None:
-        if self.target == "tcl":
+        if self.target == TCL:
             argv, stdin = tool, "puts [info patchlevel]\n"
-        elif self.target == "real":
+        elif self.target == REAL:
             argv, stdin = [*tool, "-version"], ""
         else:
             argv, stdin = [*tool, "--version"], ""
@@ -189,7 +189,7 @@ class MigrationCheck:
             self._add("submitter_on_path", "pass", f"{self.config.launcher}: no batch submitter")
 
     def _licences(self) -> None:
-        if self.target != "real":
+        if self.target != REAL:
             self._add("licence_variables", "pass", f"the {self.target} backend needs no licence")
             return
         state = {
@@ -328,7 +328,7 @@ class MigrationCheck:
             if answer.not_run:
                 self._add(claim, "insufficient_evidence", answer.not_run, answer.inputs)
                 continue
-            if answer.error and self.target == "pseudo" and self._pseudo_cannot_run(name):
+            if answer.error and self.target == PSEUDO and self._pseudo_cannot_run(name):
                 detail = f"not blocking: {answer.error}"
                 self._add(claim, "insufficient_evidence", detail, answer.inputs, blocking=False)
                 continue
@@ -399,7 +399,7 @@ class MigrationCheck:
         """Why parity of a site skill is not judged and does not block, or ""."""
         if theirs is None or theirs.not_run or answer.not_run or not self._site_skill(name):
             return ""
-        if answer.error and self.target == "pseudo" and self._pseudo_cannot_run(name):
+        if answer.error and self.target == PSEUDO and self._pseudo_cannot_run(name):
             return f"not blocking: {answer.error}"
         # A target that failed the skill is judged by skill_contract; only a reference that
         # fails a skill the target runs leaves nothing to compare with.
@@ -417,7 +417,7 @@ class MigrationCheck:
     def _add(
         self,
         claim: str,
-        verdict: Verdict,
+        verdict: EvidenceVerdict,
         detail: str,
         inputs: dict[str, str] | None = None,
         blocking: bool = True,

@@ -19,7 +19,7 @@ from typing import Any
 from pydantic import ValidationError
 
 from pytest_spilot.atomic import write_atomic
-from pytest_spilot.innovus.contracts import SkillContract, pseudo_cannot_run
+from pytest_spilot.innovus.contracts import RESTORE_SKILL, SkillContract, pseudo_cannot_run
 from pytest_spilot.innovus.design import DesignError, StandinDesign, load_design
 from pytest_spilot.innovus.protocol import (
     MAX_REQUEST_BYTES,
@@ -31,8 +31,6 @@ from pytest_spilot.innovus.protocol import (
     Request,
 )
 from pytest_spilot.innovus.rundir import SessionDir
-
-RESTORE_SKILL = "restore_design"
 
 
 class Refused(Exception):

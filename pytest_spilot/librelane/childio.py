@@ -9,15 +9,14 @@ from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
+from pytest_spilot.atomic import write_atomic
+
 STEPS_FILE = "spilot-steps.json"  # the flow's step ids, before the first step
 RESULT_FILE = "spilot-result.json"  # status (passed, failed, error), message, error class
 
 
 def announce_steps(run_dir: Path, steps: list[str]) -> None:
-    run_dir.mkdir(parents=True, exist_ok=True)
-    tmp = run_dir / f".{STEPS_FILE}.tmp"
-    tmp.write_text(json.dumps(steps))
-    tmp.replace(run_dir / STEPS_FILE)
+    write_atomic(run_dir / STEPS_FILE, json.dumps(steps), durable=False)
 
 
 def read_steps(run_dir: Path) -> list[str] | None:
@@ -28,9 +27,8 @@ def read_steps(run_dir: Path) -> list[str] | None:
 
 
 def write_result(run_dir: Path, status: str, message: str = "", error: str = "") -> None:
-    run_dir.mkdir(parents=True, exist_ok=True)
     data = {"status": status, "message": message, "error": error}
-    (run_dir / RESULT_FILE).write_text(json.dumps(data))
+    write_atomic(run_dir / RESULT_FILE, json.dumps(data), durable=False)
 
 
 def read_result(run_dir: Path) -> dict[str, Any]:

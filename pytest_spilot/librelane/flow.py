@@ -22,6 +22,7 @@ from pytest_spilot.librelane.childio import read_result, read_steps
 from pytest_spilot.librelane.config import write_config
 from pytest_spilot.librelane.progress import FlowLogFollower, Progress, ProgressFile
 from pytest_spilot.librelane.results import artifacts, read_run_metrics
+from pytest_spilot.logtail import tail_lines
 from pytest_spilot.redact import Redactor
 from pytest_spilot.state import JobHandle
 
@@ -152,7 +153,10 @@ class FlowRunner:
         else:
             message = outcome.get("message") or (follower.failure if follower else None) or ""
             if not message:
-                message = _tail(flow_dir.parent / CHILD_LOG) or f"exit code {exit_code}"
+                message = (
+                    " | ".join(tail_lines(flow_dir.parent / CHILD_LOG, 5, strip=True))
+                    or f"exit code {exit_code}"
+                )
         if failed_step and not timed_out:
             message = f"{failed_step}: {message}"
         elif failed_step:
@@ -170,13 +174,6 @@ class FlowRunner:
             timed_out=timed_out,
             progress=last,
         )
-
-
-def _tail(path: Path, lines: int = 5) -> str:
-    try:
-        return " | ".join(path.read_text(errors="replace").strip().splitlines()[-lines:])
-    except OSError:
-        return ""
 
 
 def flow_env(path_prepend: list[str], env: Mapping[str, str]) -> dict[str, str]:

@@ -79,12 +79,12 @@ def artifacts(run_dir: Path) -> list[Path]:
 
 
 @dataclass(frozen=True)
-class Direction:
+class MetricDirection:
     higher_is_better: bool
     critical: bool = False
 
 
-def metric_direction(name: str) -> Direction | None:
+def metric_direction(name: str) -> MetricDirection | None:
     """Which way ``name`` should move, from ``librelane.common.metrics`` when it is installed.
 
     Per-corner names (``…__corner:X``) take their base metric's definition.
@@ -100,7 +100,7 @@ def metric_direction(name: str) -> Direction | None:
     higher = getattr(metric, "higher_is_better", None)
     if higher is None:
         return None
-    return Direction(bool(higher), bool(getattr(metric, "critical", False)))
+    return MetricDirection(bool(higher), bool(getattr(metric, "critical", False)))
 
 
 def _load(path: Path) -> dict[str, Any]:

@@ -7,6 +7,7 @@ from collections.abc import Callable, Mapping
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
+from pytest_spilot.backend_names import PSEUDO
 from pytest_spilot.errors import SpilotError
 from pytest_spilot.redact import Redactor
 
@@ -90,7 +91,7 @@ class LibreLaneFlows:
             config=design_config(design_dir, preset=preset, extra=config),
             # The pseudo backend needs no PDK: a missing one only matters for real runs.
             pdk=resolve_pdk(pdk_text, self.config.pdk_root)
-            if self.backend_name != "pseudo"
+            if self.backend_name != PSEUDO
             else _maybe_pdk(pdk_text, self.config.pdk_root),
             flow=flow,
             steps=tuple(steps or LINT_TO_SYNTHESIS),

@@ -10,7 +10,7 @@ from typing import Annotated, Any, Union, get_args, get_origin
 from pydantic import BaseModel, Tag, ValidationError
 
 from pytest_spilot.errors import PlanError, PlanErrors
-from pytest_spilot.plan.model import ValidationFile
+from pytest_spilot.plan.model import ValidationFile, validation_file_model
 from pytest_spilot.yamlsource import Loc, YamlDocument, dotted, load_yaml
 
 PLAN_SUFFIXES = (".yaml", ".yml")
@@ -35,9 +35,11 @@ def load_validation_file(path: Path) -> ValidationFile:
     try:
         # Kept for errors found after loading; the spans (for rewriting) are not needed there.
         source = YamlDocument(path=doc.path, data=doc.data, lines=doc.lines)
-        plan = ValidationFile.model_validate(doc.data, context={"source": source})
+        # With the kinds plugins registered: their entries validate against their own models.
+        model = validation_file_model()
+        plan = model.model_validate(doc.data, context={"source": source})
     except ValidationError as exc:
-        raise PlanErrors(model_errors(doc, exc)) from None
+        raise PlanErrors(model_errors(doc, exc, model)) from None
     _check_unique_names(doc, plan)
     return plan
 

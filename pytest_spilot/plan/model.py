@@ -3,8 +3,9 @@
 from __future__ import annotations
 
 import re
+from collections.abc import Mapping
 from pathlib import PurePosixPath
-from typing import TYPE_CHECKING, Annotated, Any, Literal
+from typing import TYPE_CHECKING, Annotated, Any, Literal, Union
 
 from pydantic import (
     AfterValidator,
@@ -16,9 +17,12 @@ from pydantic import (
     Tag,
     ValidationError,
     ValidationInfo,
+    create_model,
     field_validator,
     model_validator,
 )
+
+from pytest_spilot.errors import SpilotError
 
 if TYPE_CHECKING:
     from pytest_spilot.yamlsource import YamlDocument
@@ -294,18 +298,38 @@ def _tag_by_kind(kinds: tuple[str, ...]) -> Any:
     return tag
 
 
-KINDS = ("command", "innovus", "librelane")
+class PluginValidation(ValidationBase):
+    """A validation of a kind whose runner declares no model: its other keys reach the runner.
 
-Validation = Annotated[
-    Annotated[CommandValidation, Tag("command")]
-    | Annotated[InnovusValidation, Tag("innovus")]
-    | Annotated[LibreLaneValidation, Tag("librelane")],
-    Discriminator(
-        _tag_by_kind(KINDS),
-        custom_error_type="validation_kind",
-        custom_error_message="'kind' must be one of command, innovus, librelane",
-    ),
-]
+    The runner reads them from ``spec.model_extra`` (a mapping of key to value as written).
+    """
+
+    model_config = ConfigDict(extra="allow")
+    kind: Name
+
+
+KINDS = ("command", "innovus", "librelane")
+BUILTIN_MODELS: dict[str, type[ValidationBase]] = {
+    "command": CommandValidation,
+    "innovus": InnovusValidation,
+    "librelane": LibreLaneValidation,
+}
+
+
+def _validation_union(models: Mapping[str, type[ValidationBase]]) -> Any:
+    """The tagged union of a validation entry over ``models`` (kind to model)."""
+    members = tuple(Annotated[model, Tag(kind)] for kind, model in models.items())
+    return Annotated[
+        Union[members],  # noqa: UP007 - a union built from a runtime tuple
+        Discriminator(
+            _tag_by_kind(tuple(models)),
+            custom_error_type="validation_kind",
+            custom_error_message=f"'kind' must be one of {', '.join(models)}",
+        ),
+    ]
+
+
+Validation = _validation_union(BUILTIN_MODELS)
 
 
 class _Required(StrictModel):
@@ -363,6 +387,7 @@ class MigrationGate(ValidationBase, _Required):
 
 
 GATE_KINDS = ("command", "node", "python", "migration")
+BUILTIN_KINDS = frozenset((*KINDS, *GATE_KINDS))  # a plugin cannot take these over
 
 Gate = Annotated[
     Annotated[CommandGate, Tag("command")]
@@ -430,3 +455,70 @@ def apply_defaults(entry: Any, defaults: Defaults) -> Any:
         elif key in ("markers", "secret_env") and isinstance(entry[key], list):
             merged[key] = [*value, *(m for m in entry[key] if m not in value)]
     return merged
+
+
+# Kinds that plugins' runners handle, by kind: set from the registry (``use_kinds``) before
+# files are read, since the file format is what decides which kinds a file may use.
+_plugin_models: dict[str, type[ValidationBase]] = {}
+_generic_models: dict[str, type[PluginValidation]] = {}
+_file_models: dict[tuple[tuple[str, type[ValidationBase]], ...], type[ValidationFile]] = {}
+
+
+def plugin_kind_model(kind: str, model: type[ValidationBase] | None = None) -> type[ValidationBase]:
+    """The model of a plugin's kind: the runner's own ``model``, else a PluginValidation."""
+    if model is not None:
+        if not (isinstance(model, type) and issubclass(model, ValidationBase)):
+            raise SpilotError(
+                f"the runner of kind {kind!r} declares model {model!r}; a runner's model must "
+                "derive from pytest_spilot.plan.model.ValidationBase (or leave 'model' out to "
+                "get the entries' other keys as spec.model_extra)"
+            )
+        return model
+    if kind not in _generic_models:
+        _generic_models[kind] = _generic_model(kind)
+    return _generic_models[kind]
+
+
+def _generic_model(kind: str) -> type[PluginValidation]:
+    return create_model(
+        f"{kind.title().replace('_', '').replace('-', '')}Validation",
+        __base__=PluginValidation,
+        __doc__=f"A validation of kind {kind!r}, run by a plugin's runner.",
+        kind=(Literal[kind], ...),  # type: ignore[valid-type]
+    )
+
+
+def plugin_models(
+    models: Mapping[str, type[ValidationBase] | None],
+) -> dict[str, type[ValidationBase]]:
+    """The models of the plugin kinds among ``models`` (a runner's kind to its model, or None)."""
+    return {
+        kind: plugin_kind_model(kind, m) for kind, m in models.items() if kind not in BUILTIN_KINDS
+    }
+
+
+def use_kinds(models: Mapping[str, type[ValidationBase] | None]) -> None:
+    """Accept these plugin kinds (kind to its runner's model, or None) in files read from now."""
+    _plugin_models.clear()
+    _plugin_models.update(plugin_models(models))
+
+
+def validation_file_model(
+    plugin_models: Mapping[str, type[ValidationBase]] | None = None,
+) -> type[ValidationFile]:
+    """ValidationFile accepting the built-in kinds and the plugin kinds (default: ``use_kinds``)."""
+    extra = _plugin_models if plugin_models is None else plugin_models
+    if not extra:
+        return ValidationFile
+    key = tuple(sorted(extra.items()))
+    if key not in _file_models:
+        _file_models[key] = create_model(
+            "ValidationFile",
+            __base__=ValidationFile,
+            __doc__=ValidationFile.__doc__,
+            validations=(
+                list[_validation_union({**BUILTIN_MODELS, **dict(key)})],  # type: ignore[misc]
+                Field(default_factory=list),
+            ),
+        )
+    return _file_models[key]

@@ -20,6 +20,7 @@ from pytest_spilot.plugin.nodes import RELEASE_KEY, PlanFile, SpilotItem
 from pytest_spilot.plugin.secrets import ReportRedaction, process_secrets
 from pytest_spilot.redact import Redactor
 from pytest_spilot.registry import Registry
+from pytest_spilot.regressions import DEFAULT_MARGIN_PCT
 from pytest_spilot.release import Release
 from pytest_spilot.settings import SPILOT_DIR, Settings
 from pytest_spilot.siteconfig import SiteConfig, load_site_config
@@ -80,7 +81,7 @@ def pytest_addoption(parser: pytest.Parser) -> None:
     group.addoption(
         "--spilot-regression-margin",
         type=float,
-        default=5.0,
+        default=DEFAULT_MARGIN_PCT,
         metavar="PCT",
         help="allowed worsening in percent of the baseline value (default 5; "
         "'regressions:' in a validation file sets it per metric)",
@@ -98,10 +99,13 @@ def pytest_addoption(parser: pytest.Parser) -> None:
     )
     group.addoption(
         "--spilot-backend",
-        choices=("pseudo", "tcl", "real"),
+        # Any registered backend is accepted (checked against the registry in configure);
+        # the metavar shows the built-in ones.
+        metavar="{pseudo,tcl,real}",
         help="backend of Innovus sessions (pseudo|tcl|real; default: [tool.spilot.innovus] "
         "backend, else tcl where tclsh exists, else pseudo) and of LibreLane flows (pseudo|real; "
-        "tcl leaves flows on [tool.spilot.librelane] backend): 'real' switches both",
+        "tcl leaves flows on [tool.spilot.librelane] backend): 'real' switches both; or a "
+        "backend a plugin registers, for sessions or flows, whichever it is",
     )
     group.addoption(
         "--spilot-innovus-licenses",
@@ -182,12 +186,20 @@ def pytest_configure(config: pytest.Config) -> None:
             nodes.secrets = secrets
         config.pluginmanager.register(ReportRedaction(secrets), "spilot-report-redaction")
         registry = Registry.from_hook(config.hook)
+        backend = _check_backends(config, site, registry)
         if folded is not None and folded.state is not None:
             from pytest_spilot.orphans import end_orphans
 
             # Before any job of this run starts: a crashed run's copy must not run beside it.
             config.stash[FOLD_WARNINGS_KEY] += end_orphans(folded.state, registry.launchers)
-        innovus = _innovus_session(config, settings, site, registry, secrets)
+        innovus = _innovus_session(
+            config,
+            settings,
+            site,
+            registry,
+            secrets,
+            backend if backend in registry.session_backends else None,
+        )
         run_id = getattr(config, "workerinput", {}).get("testrunuid") or uuid.uuid4().hex
         release = Release(
             settings,
@@ -195,11 +207,15 @@ def pytest_configure(config: pytest.Config) -> None:
             notify=lambda record: config.hook.pytest_spilot_validation_finished(record=record),
             innovus=innovus,
             librelane=LibreLaneFlows(
-                site.librelane,
+                # An override that is a flow backend replaces the configured one; others
+                # (tcl, a plugin's session backend) leave flows on it.
+                site.librelane.model_copy(update={"backend": backend})
+                if backend in registry.flow_backends
+                else site.librelane,
                 registry.flow_backends,
                 registry.launchers,
                 settings.runs_root / settings.version / "flows",
-                backend=config.getoption("spilot_backend"),
+                backend=None,
                 root=config.rootpath,
                 on_progress=FlowProgressLine(config),
                 secrets=secrets,
@@ -238,6 +254,20 @@ def pytest_unconfigure(config: pytest.Config) -> None:
         nodes.close()
 
 
+def _check_backends(config: pytest.Config, site: SiteConfig, registry: Registry) -> str | None:
+    """``--spilot-backend``, after checking it and the site's backends against the registry."""
+    backend: str | None = config.getoption("spilot_backend")
+    registry.check_backend(backend)
+    if site.innovus.backend != "auto":
+        registry.check_backend(
+            site.innovus.backend, "[tool.spilot.innovus] backend", registry.session_backends
+        )
+    registry.check_backend(
+        site.librelane.backend, "[tool.spilot.librelane] backend", registry.flow_backends
+    )
+    return backend
+
+
 def _site_config(config: pytest.Config) -> SiteConfig:
     path = config.getoption("spilot_config") or config.getini("spilot_config")
     return load_site_config(config.rootpath, config.rootpath / path if path else None)
@@ -249,6 +279,7 @@ def _innovus_session(
     site: SiteConfig,
     registry: Registry,
     secrets: Redactor,
+    backend: str | None,
 ) -> InnovusSession:
     from pytest_spilot.innovus.session import InnovusSession
 
@@ -265,7 +296,7 @@ def _innovus_session(
         registry.session_backends,
         registry.launchers,
         settings.runs_root / settings.version / "sessions",
-        backend=config.getoption("spilot_backend"),
+        backend=backend,
         worker=worker,
         licenses=slots,
         skill_dirs=[config.rootpath / d for d in cfg.skills],

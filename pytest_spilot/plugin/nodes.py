@@ -13,11 +13,13 @@ import pytest
 
 from pytest_spilot.acceptance import fmt
 from pytest_spilot.errors import PlanError, SpilotError
+from pytest_spilot.logtail import tail_lines
 from pytest_spilot.plan.checks import check_plan
 from pytest_spilot.plan.expand import PlannedValidation, expand
 from pytest_spilot.plan.loader import load_validation_file
 from pytest_spilot.plan.model import Threshold
 from pytest_spilot.plugin.secrets import add_validation_secrets
+from pytest_spilot.regressions import DEFAULT_MARGIN_PCT
 from pytest_spilot.release import Release
 from pytest_spilot.state import RunRecord, ThresholdRecord
 
@@ -51,7 +53,7 @@ RERUN_OPTIONS = {
     "spilot_config": "--spilot-config",
     "spilot_nodes": "--spilot-nodes",
 }
-RERUN_DEFAULTS: dict[str, object] = {"spilot_regression_margin": 5.0}
+RERUN_DEFAULTS: dict[str, object] = {"spilot_regression_margin": DEFAULT_MARGIN_PCT}
 
 
 class PlanFile(pytest.File):
@@ -322,9 +324,5 @@ def _verdict_props(verdict: ThresholdRecord) -> list[tuple[str, object]]:
 
 
 def _tail(log: Path) -> str:
-    try:
-        lines = log.read_text(encoding="utf-8", errors="replace").splitlines()
-    except OSError:
-        return ""
-    shown = lines[-LOG_TAIL_LINES:]
+    shown = tail_lines(log, LOG_TAIL_LINES)
     return f"--- last {len(shown)} lines of the log ---\n" + "\n".join(shown) if shown else ""

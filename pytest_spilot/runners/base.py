@@ -58,7 +58,13 @@ class RunOutcome:
 
 
 class ValidationRunner(Protocol):
-    """Runs validations of one ``kind`` (command, innovus, librelane, or a plugin's)."""
+    """Runs validations of one ``kind`` (command, innovus, librelane, or a plugin's).
+
+    A plugin's runner of a new kind may also declare ``model: ClassVar[type[ValidationBase]]``
+    (``pytest_spilot.plan.model``, with ``kind: Literal["its kind"]``): its entries are then
+    checked against that model and ``validation.spec`` is one. Without it, an entry of the kind
+    takes any other keys, which the runner reads from ``validation.spec.model_extra``.
+    """
 
     kind: ClassVar[str]
 

@@ -20,6 +20,8 @@ from pytest_spilot.runners.base import RunContext, RunOutcome
 
 class MigrationGateRunner:
     kind: ClassVar[str] = "migration"
+    # Its sessions take licence slots: a worker releases its own before evaluating the gate.
+    starts_innovus_sessions: ClassVar[bool] = True
 
     def run(self, validation: PlannedValidation, ctx: RunContext) -> RunOutcome:
         spec = validation.spec

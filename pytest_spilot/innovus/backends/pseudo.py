@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from typing import ClassVar
 
+from pytest_spilot.backend_names import PSEUDO
 from pytest_spilot.innovus.client import QueueSupervisor
 from pytest_spilot.innovus.contracts import contract_for, find_skills
 from pytest_spilot.innovus.processor import PseudoProcessor
@@ -11,7 +12,7 @@ from pytest_spilot.innovus.supervisor import SessionSpec
 
 
 class PseudoSupervisor(QueueSupervisor):
-    backend: ClassVar[str] = "pseudo"
+    backend: ClassVar[str] = PSEUDO
 
     processor: PseudoProcessor | None = None
 
@@ -49,7 +50,7 @@ class PseudoSupervisor(QueueSupervisor):
 
 
 class PseudoBackend:
-    name: ClassVar[str] = "pseudo"
+    name: ClassVar[str] = PSEUDO
 
     def create(self, spec: SessionSpec) -> PseudoSupervisor:
         return PseudoSupervisor(spec)

@@ -9,12 +9,13 @@ from __future__ import annotations
 import shlex
 from typing import ClassVar
 
+from pytest_spilot.backend_names import REAL
 from pytest_spilot.innovus.backends.process import ProcessSupervisor
 from pytest_spilot.innovus.supervisor import SessionSpec
 
 
 class RealSupervisor(ProcessSupervisor):
-    backend: ClassVar[str] = "real"
+    backend: ClassVar[str] = REAL
 
     def argv(self) -> list[str]:
         return [
@@ -29,7 +30,7 @@ class RealSupervisor(ProcessSupervisor):
 
 
 class RealBackend:
-    name: ClassVar[str] = "real"
+    name: ClassVar[str] = REAL
 
     def create(self, spec: SessionSpec) -> RealSupervisor:
         return RealSupervisor(spec)

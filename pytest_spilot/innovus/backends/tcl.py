@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from typing import ClassVar
 
+from pytest_spilot.backend_names import TCL
 from pytest_spilot.innovus.backends.process import ProcessSupervisor
 from pytest_spilot.innovus.rundir import TCL_DIR
 from pytest_spilot.innovus.supervisor import SessionSpec
@@ -12,7 +13,7 @@ STANDIN = TCL_DIR / "standin" / "innovus.tcl"
 
 
 class TclSupervisor(ProcessSupervisor):
-    backend: ClassVar[str] = "tcl"
+    backend: ClassVar[str] = TCL
 
     def argv(self) -> list[str]:
         return [
@@ -28,7 +29,7 @@ class TclSupervisor(ProcessSupervisor):
 
 
 class TclBackend:
-    name: ClassVar[str] = "tcl"
+    name: ClassVar[str] = TCL
 
     def create(self, spec: SessionSpec) -> TclSupervisor:
         return TclSupervisor(spec)

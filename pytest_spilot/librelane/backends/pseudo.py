@@ -7,11 +7,12 @@ import sys
 from pathlib import Path
 from typing import ClassVar
 
+from pytest_spilot.backend_names import PSEUDO
 from pytest_spilot.librelane.backends.base import FlowRequest
 
 
 class PseudoFlowBackend:
-    name: ClassVar[str] = "pseudo"
+    name: ClassVar[str] = PSEUDO
 
     def command(self, request: FlowRequest, flow_dir: Path, config_path: Path) -> list[str]:
         steps = list(request.steps)

@@ -7,11 +7,12 @@ import sys
 from pathlib import Path
 from typing import ClassVar
 
+from pytest_spilot.backend_names import REAL
 from pytest_spilot.librelane.backends.base import FlowRequest
 
 
 class RealFlowBackend:
-    name: ClassVar[str] = "real"
+    name: ClassVar[str] = REAL
 
     def command(self, request: FlowRequest, flow_dir: Path, config_path: Path) -> list[str]:
         pdk = request.pdk
