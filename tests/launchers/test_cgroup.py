@@ -25,6 +25,13 @@ from pytest_spilot.launchers.process import TOKEN_VAR, end_leftover_job
 from pytest_spilot.launchers.reaper import tracking_method
 
 
+def use_mode(mode: str, monkeypatch: pytest.MonkeyPatch) -> None:
+    """Jobs tracked by cgroup (skipped where none is usable) or by the fallback."""
+    monkeypatch.setenv(cgroups.SWITCH, "auto" if mode == "cgroup" else "0")
+    if mode == "cgroup" and cgroups.tracking().kind is None:
+        pytest.skip(f"no usable cgroup hierarchy: {cgroups.tracking().reason}")
+
+
 def unique_sleep() -> str:
     return f"300.{uuid.uuid4().int % 10**6:06d}"
 
@@ -222,9 +229,7 @@ def test_end_leftover_job_of_a_harness_killed_with_its_reaper(
     mode: str, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     """Harness and reaper SIGKILLed: the jobs live on until a later run ends them."""
-    monkeypatch.setenv(cgroups.SWITCH, "auto" if mode == "cgroup" else "0")
-    if mode == "cgroup" and cgroups.tracking().kind is None:
-        pytest.skip(f"no usable cgroup hierarchy: {cgroups.tracking().reason}")
+    use_mode(mode, monkeypatch)
     markers = [unique_sleep() for _ in range(4)]
     # Without a cgroup only children that keep the token can be found.
     script = (
@@ -414,9 +419,7 @@ def test_a_harness_killed_while_starting_a_job_leaves_nothing(
     mode: str, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     """The reaper hears of the job (and its cgroup) before the job exists."""
-    monkeypatch.setenv(cgroups.SWITCH, "auto" if mode == "cgroup" else "0")
-    if mode == "cgroup" and cgroups.tracking().kind is None:
-        pytest.skip(f"no usable cgroup hierarchy: {cgroups.tracking().reason}")
+    use_mode(mode, monkeypatch)
     markers = [unique_sleep() for _ in range(4)]
     script = (escapes(markers[:3]) if mode == "cgroup" else "") + f"sleep {markers[3]}"
     markers = markers if mode == "cgroup" else markers[3:]
