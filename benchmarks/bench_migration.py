@@ -17,12 +17,12 @@ from pathlib import Path
 
 from _common import Options, Result, error_result, main
 
-sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "tests" / "innovus"))
+sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "tests"))
 from innovus_kit import BACKENDS, DESIGNS, FAST
 
-from pytest_spilot.innovus.client import skill_script
 from pytest_spilot.innovus.contracts import find_skills
 from pytest_spilot.innovus.migration import TRAVERSAL_SCRIPT, MigrationCheck
+from pytest_spilot.innovus.queue_supervisor import skill_script
 from pytest_spilot.innovus.session import InnovusSession
 from pytest_spilot.launchers.local import LocalLauncher
 from pytest_spilot.siteconfig import InnovusConfig

@@ -17,7 +17,7 @@ from pathlib import Path
 
 from _common import Options, Result, error_result, main
 
-sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "tests" / "remote"))
+sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "tests"))
 from sshd_kit import SshServer
 
 from pytest_spilot.remote.inventory import Inventory

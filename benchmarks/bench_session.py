@@ -19,7 +19,7 @@ from pathlib import Path
 from _common import Options, Result, error_result, main
 
 from pytest_spilot.innovus.backends.tcl import TclBackend
-from pytest_spilot.innovus.client import QueueSupervisor, skill_script
+from pytest_spilot.innovus.queue_supervisor import QueueSupervisor, skill_script
 from pytest_spilot.innovus.supervisor import SessionSpec
 from pytest_spilot.launchers.local import LocalLauncher
 from pytest_spilot.siteconfig import InnovusConfig

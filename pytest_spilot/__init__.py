@@ -11,8 +11,15 @@ from importlib import import_module
 from typing import TYPE_CHECKING, Any
 
 if TYPE_CHECKING:
+    from pytest_spilot.core.gates import GateCheck, GateVerdict
+    from pytest_spilot.core.state import (
+        JobHandle,
+        ReleaseState,
+        RunRecord,
+        ThresholdRecord,
+        ValidationRecord,
+    )
     from pytest_spilot.errors import PlanError, SpilotError
-    from pytest_spilot.gates import GateCheck, GateVerdict
     from pytest_spilot.innovus.session import InnovusSession, SkillResult
     from pytest_spilot.innovus.supervisor import SessionBackend, SessionSpec, Supervisor
     from pytest_spilot.launchers.base import Job, JobResult, Launcher, RunningJob
@@ -23,23 +30,16 @@ if TYPE_CHECKING:
     from pytest_spilot.plan.expand import PlannedValidation
     from pytest_spilot.redact import Redactor
     from pytest_spilot.runners.base import RunContext, RunOutcome, ValidationRunner
-    from pytest_spilot.state import (
-        JobHandle,
-        ReleaseState,
-        RunRecord,
-        ThresholdRecord,
-        ValidationRecord,
-    )
 
 _WHERE = {
     "FlowBackend": "pytest_spilot.librelane.backends.base",
     "FlowRequest": "pytest_spilot.librelane.backends.base",
     "FlowResult": "pytest_spilot.librelane.flow",
-    "GateCheck": "pytest_spilot.gates",
-    "GateVerdict": "pytest_spilot.gates",
+    "GateCheck": "pytest_spilot.core.gates",
+    "GateVerdict": "pytest_spilot.core.gates",
     "InnovusSession": "pytest_spilot.innovus.session",
     "Job": "pytest_spilot.launchers.base",
-    "JobHandle": "pytest_spilot.state",
+    "JobHandle": "pytest_spilot.core.state",
     "JobResult": "pytest_spilot.launchers.base",
     "Launcher": "pytest_spilot.launchers.base",
     "LibreLaneFlows": "pytest_spilot.librelane.service",
@@ -49,18 +49,18 @@ _WHERE = {
     "PlanError": "pytest_spilot.errors",
     "PlannedValidation": "pytest_spilot.plan.expand",
     "Redactor": "pytest_spilot.redact",
-    "ReleaseState": "pytest_spilot.state",
+    "ReleaseState": "pytest_spilot.core.state",
     "RunContext": "pytest_spilot.runners.base",
     "RunOutcome": "pytest_spilot.runners.base",
-    "RunRecord": "pytest_spilot.state",
+    "RunRecord": "pytest_spilot.core.state",
     "RunningJob": "pytest_spilot.launchers.base",
     "SessionBackend": "pytest_spilot.innovus.supervisor",
     "SessionSpec": "pytest_spilot.innovus.supervisor",
     "SkillResult": "pytest_spilot.innovus.session",
     "SpilotError": "pytest_spilot.errors",
     "Supervisor": "pytest_spilot.innovus.supervisor",
-    "ThresholdRecord": "pytest_spilot.state",
-    "ValidationRecord": "pytest_spilot.state",
+    "ThresholdRecord": "pytest_spilot.core.state",
+    "ValidationRecord": "pytest_spilot.core.state",
     "ValidationRunner": "pytest_spilot.runners.base",
 }
 

@@ -11,13 +11,13 @@ from typing import TYPE_CHECKING
 import pluggy
 
 if TYPE_CHECKING:
-    from pytest_spilot.gates import GateCheck
+    from pytest_spilot.core.gates import GateCheck
+    from pytest_spilot.core.state import ValidationRecord
     from pytest_spilot.innovus.supervisor import SessionBackend
     from pytest_spilot.launchers.base import Launcher
     from pytest_spilot.librelane.backends.base import FlowBackend
     from pytest_spilot.metrics.base import MetricSource
     from pytest_spilot.runners.base import ValidationRunner
-    from pytest_spilot.state import ValidationRecord
 
 hookspec = pluggy.HookspecMarker("pytest")
 
@@ -58,7 +58,8 @@ def pytest_spilot_session_backends() -> list[SessionBackend]:
     unregistered name is a usage error listing the registered ones. A
     backend's ``create(spec)`` returns a supervisor (``start``, ``wait_ready``, ``submit``,
     ``poll_health``, ``stop``, ``collect_logs``) for a session in ``spec.run_dir``; deriving
-    from ``pytest_spilot.innovus.client.QueueSupervisor`` keeps the run-directory protocol.
+    from ``pytest_spilot.innovus.queue_supervisor.QueueSupervisor`` keeps the run-directory
+    protocol.
     """
 
 
@@ -71,7 +72,7 @@ def pytest_spilot_flow_backends() -> list[FlowBackend]:
 
     A backend's ``command(request, flow_dir, config_path)`` is the argv of a child process
     that runs the flow with ``flow_dir`` as LibreLane's run folder, announces its step list
-    and writes its result beside it (``pytest_spilot/librelane/childio.py``); the harness
+    and writes its result beside it (``pytest_spilot/librelane/flow_child.py``); the harness
     follows, times out and reads the results the same way for every backend.
     """
 

@@ -8,12 +8,12 @@ from typing import TYPE_CHECKING, Any
 
 import pluggy
 
-from pytest_spilot import builtins, hookspecs
+from pytest_spilot import builtin_plugin, hookspecs
 from pytest_spilot.errors import SpilotError
 from pytest_spilot.plan.model import BUILTIN_KINDS, use_kinds
 
 if TYPE_CHECKING:
-    from pytest_spilot.gates import GateCheck
+    from pytest_spilot.core.gates import GateCheck
     from pytest_spilot.innovus.supervisor import SessionBackend
     from pytest_spilot.launchers.base import Launcher
     from pytest_spilot.librelane.backends.base import FlowBackend
@@ -56,7 +56,7 @@ class Registry:
         """Each plugin runner's kind and the model of its entries (None: PluginValidation).
 
         Built-in kinds have their models in the file format already; their runners stay
-        unimported (the lazy fronts of ``builtins``).
+        unimported (the lazy fronts of ``builtin_plugin``).
         """
         return {
             kind: getattr(runner, "model", None)
@@ -84,6 +84,6 @@ def plugin_manager() -> pluggy.PluginManager:
     """The hooks outside pytest (the ``spilot`` command): built-ins plus ``spilot`` entry points."""
     pm = pluggy.PluginManager("pytest")
     pm.add_hookspecs(hookspecs)
-    pm.register(builtins, "spilot-builtins")
+    pm.register(builtin_plugin, "spilot-builtins")
     pm.load_setuptools_entrypoints("spilot")
     return pm

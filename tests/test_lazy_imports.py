@@ -11,7 +11,7 @@ import sys
 
 import pytest
 
-from pytest_spilot import builtins
+from pytest_spilot import builtin_plugin
 
 HEAVY = (
     "paramiko",
@@ -97,14 +97,14 @@ def pytest_unconfigure(config):
 
 def test_deferred_builtins_are_what_they_are_registered_as() -> None:
     hooks = [
-        ("kind", "run", builtins.pytest_spilot_runners),
-        ("name", "create", builtins.pytest_spilot_session_backends),
-        ("name", "command", builtins.pytest_spilot_flow_backends),
+        ("kind", "run", builtin_plugin.pytest_spilot_runners),
+        ("name", "create", builtin_plugin.pytest_spilot_session_backends),
+        ("name", "command", builtin_plugin.pytest_spilot_flow_backends),
     ]
     deferred = 0
     for key, method, hook in hooks:
         for ext in hook():
-            if isinstance(ext, builtins.Deferred):
+            if isinstance(ext, builtin_plugin.Deferred):
                 deferred += 1
                 real = ext.resolve()
                 assert type(real).__name__ in repr(ext)

@@ -6,7 +6,7 @@ import ast
 from pathlib import Path
 
 import pytest_spilot
-from pytest_spilot.schema import FORMATS
+from pytest_spilot.cli.schema import FORMATS
 
 PACKAGE = Path(pytest_spilot.__file__).parent
 

@@ -13,7 +13,7 @@ def test_all_is_sorted_and_every_name_resolves() -> None:
     assert pytest_spilot.__all__ == sorted(pytest_spilot.__all__)
     for name in pytest_spilot.__all__:
         assert getattr(pytest_spilot, name) is not None, name
-    assert pytest_spilot.GateVerdict.__module__ == "pytest_spilot.gates"
+    assert pytest_spilot.GateVerdict.__module__ == "pytest_spilot.core.gates"
 
 
 def test_importing_the_package_imports_nothing_of_the_api() -> None:

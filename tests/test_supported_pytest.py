@@ -64,10 +64,10 @@ NEW_USER_TESTS = (
     "tests/plan/test_checks.py",
     "tests/reporting/test_plan_view.py",
     "tests/innovus/test_contracts.py",
-    "tests/innovus/test_runner.py",
+    "tests/runners/test_innovus_runner.py",
     "tests/plugin/test_migration_plugin.py",
-    "tests/test_doctor.py",
-    "tests/test_cli.py",
+    "tests/cli/test_doctor.py",
+    "tests/cli/test_cli_main.py",
 )
 
 

@@ -29,8 +29,8 @@ from datetime import UTC, datetime
 from pathlib import Path
 
 from pytest_spilot.backend_names import PSEUDO, REAL, TCL
+from pytest_spilot.core.provenance import version_output
 from pytest_spilot.errors import SpilotError
-from pytest_spilot.innovus.client import QueueSupervisor, skill_script
 from pytest_spilot.innovus.contracts import RESTORE_SKILL, contract_for, find_skills
 from pytest_spilot.innovus.evidence import (
     Claim,
@@ -40,11 +40,11 @@ from pytest_spilot.innovus.evidence import (
     file_digest,
     sha256,
 )
+from pytest_spilot.innovus.queue_supervisor import QueueSupervisor, skill_script
 from pytest_spilot.innovus.rundir import SHIPPED_SKILLS, TCL_DIR
 from pytest_spilot.innovus.session import InnovusSession
 from pytest_spilot.launchers.base import Launcher
 from pytest_spilot.launchers.template import TemplateLauncher
-from pytest_spilot.provenance import version_output
 from pytest_spilot.siteconfig import InnovusConfig
 
 # Claim → the issue code a failure of it blocks with.

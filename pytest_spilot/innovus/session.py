@@ -16,9 +16,9 @@ from pytest_spilot.redact import Redactor
 if TYPE_CHECKING:
     from filelock import FileLock
 
-    from pytest_spilot.innovus.client import QueueSupervisor
     from pytest_spilot.innovus.licenses import LicenseSlots
     from pytest_spilot.innovus.protocol import Ack
+    from pytest_spilot.innovus.queue_supervisor import QueueSupervisor
     from pytest_spilot.launchers.base import Launcher
     from pytest_spilot.siteconfig import InnovusConfig
 
@@ -85,13 +85,13 @@ class InnovusSession:
         """A ready session: the current one while it is usable, else a new one."""
         current = self._current
         if current is not None and (current.lost or current.poll_health() not in USABLE):
-            self._retire(f"replaced: {current.lost or current.poll_health()}")
+            self._end_current(f"replaced: {current.lost or current.poll_health()}")
         if self._current is None:
             self._current = self._start()
         return self._current
 
     def close(self) -> None:
-        self._retire("end of the test session")
+        self._end_current("end of the test session")
 
     def run_skill(
         self,
@@ -103,12 +103,12 @@ class InnovusSession:
     ) -> SkillResult:
         """Run skill ``name`` on this process's session; ``check`` raises SkillFailed on FAIL."""
         session = self.supervisor()
-        from pytest_spilot.innovus.client import skill_script
         from pytest_spilot.innovus.protocol import ErrorType
+        from pytest_spilot.innovus.queue_supervisor import skill_script
 
         ack = session.submit(skill_script(name), args or {}, timeout_s)
         if ack.error_type is ErrorType.SESSION_LOST:
-            self._retire("lost")
+            self._end_current("lost")
         result = SkillResult(ack, session.run_dir, [session.run_dir / r for r in ack.reports])
         if check and not ack.passed:
             raise SkillFailed(name, ack)
@@ -147,11 +147,11 @@ class InnovusSession:
             supervisor.wait_ready()
         except BaseException:
             self._current = supervisor
-            self._retire("failed to start")
+            self._end_current("failed to start")
             raise
         return supervisor
 
-    def _retire(self, reason: str) -> None:
+    def _end_current(self, reason: str) -> None:
         current, self._current = self._current, None
         try:
             if current is not None:

@@ -8,8 +8,8 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import ClassVar, Protocol
 
+from pytest_spilot.core.state import JobHandle
 from pytest_spilot.redact import Redactor
-from pytest_spilot.state import JobHandle
 
 TIMEOUT_EXIT_CODE = 124
 NOT_FOUND_EXIT_CODE = 127

@@ -11,6 +11,7 @@ import time
 import uuid
 from typing import BinaryIO, ClassVar
 
+from pytest_spilot.core.state import JobHandle
 from pytest_spilot.launchers import cgroup as cgroups
 from pytest_spilot.launchers.base import (
     NOT_FOUND_EXIT_CODE,
@@ -21,7 +22,6 @@ from pytest_spilot.launchers.base import (
 from pytest_spilot.launchers.process import TOKEN_VAR, end_leftover_job, kill_tree, wait_exit
 from pytest_spilot.launchers.reaper import REAPER
 from pytest_spilot.redact import PipePump, RedactingStream
-from pytest_spilot.state import JobHandle
 
 
 class LocalProcess:

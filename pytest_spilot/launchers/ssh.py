@@ -16,10 +16,10 @@ import time
 import uuid
 from typing import TYPE_CHECKING, BinaryIO
 
+from pytest_spilot.core.state import JobHandle
 from pytest_spilot.launchers.base import TIMEOUT_EXIT_CODE, Job, JobResult
 from pytest_spilot.launchers.process import TOKEN_VAR
 from pytest_spilot.remote.errors import NodeError, describe
-from pytest_spilot.state import JobHandle
 
 if TYPE_CHECKING:
     from pytest_spilot.remote.node import RemoteNode

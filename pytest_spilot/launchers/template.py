@@ -27,12 +27,12 @@ import uuid
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 
+from pytest_spilot.core.state import JobHandle
 from pytest_spilot.errors import SpilotError
 from pytest_spilot.launchers import batch_guard
 from pytest_spilot.launchers.base import Job, JobResult
 from pytest_spilot.launchers.local import LocalLauncher, LocalProcess
 from pytest_spilot.launchers.process import end_leftover_job
-from pytest_spilot.state import JobHandle
 
 COMMAND = "{command}"
 FIELD_RE = re.compile(r"\{([a-z_]+)\}")

@@ -15,16 +15,16 @@ from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field, replace
 from pathlib import Path
 
+from pytest_spilot.core.state import JobHandle
 from pytest_spilot.launchers.base import NOT_FOUND_EXIT_CODE, TIMEOUT_EXIT_CODE, Job, Launcher
 from pytest_spilot.launchers.local import LocalLauncher
 from pytest_spilot.librelane.backends.base import FlowBackend, FlowRequest
-from pytest_spilot.librelane.childio import read_result, read_steps
 from pytest_spilot.librelane.config import write_config
+from pytest_spilot.librelane.flow_child import read_result, read_steps
 from pytest_spilot.librelane.progress import FlowLogFollower, Progress, ProgressFile
 from pytest_spilot.librelane.results import artifacts, read_run_metrics
 from pytest_spilot.logtail import tail_lines
 from pytest_spilot.redact import Redactor
-from pytest_spilot.state import JobHandle
 
 FLOW_DIR = "flow"  # LibreLane's run folder inside the validation's run directory
 CHILD_LOG = "librelane.log"  # the child's own stdout and stderr

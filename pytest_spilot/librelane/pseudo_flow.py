@@ -16,7 +16,7 @@ import time
 from pathlib import Path
 from typing import Any
 
-from pytest_spilot.librelane.childio import announce_steps, child_main, write_result
+from pytest_spilot.librelane.flow_child import announce_steps, child_main, write_result
 
 ELLIPSIS = "\u2026"
 # What a small design reports after synthesis; a design profile overrides any of it.

@@ -16,7 +16,7 @@ import traceback
 from pathlib import Path
 from typing import Any
 
-from pytest_spilot.librelane.childio import announce_steps, child_main, write_result
+from pytest_spilot.librelane.flow_child import announce_steps, child_main, write_result
 
 
 def run(spec: dict[str, Any]) -> int:

@@ -14,12 +14,12 @@ from pytest_spilot.redact import Redactor
 # Every process makes its flows object, few run a flow: the flow machinery is imported by the
 # first run.
 if TYPE_CHECKING:
+    from pytest_spilot.core.state import JobHandle
     from pytest_spilot.launchers.base import Launcher
     from pytest_spilot.librelane.backends.base import FlowBackend
     from pytest_spilot.librelane.flow import FlowResult
     from pytest_spilot.librelane.progress import Progress
     from pytest_spilot.siteconfig import LibreLaneConfig
-    from pytest_spilot.state import JobHandle
 
 
 class LibreLaneFlows:

@@ -206,7 +206,7 @@ class RetryOn(StrictModel):
     builtin: bool = Field(
         True,
         description="also the built-in patterns: licence checkout failures, batch queue "
-        "refusals, sessions that never became ready (pytest_spilot/retry.py)",
+        "refusals, sessions that never became ready (pytest_spilot/core/retry.py)",
     )
 
 

@@ -10,9 +10,13 @@ from typing import TYPE_CHECKING, Any
 
 import pytest
 
-from pytest_spilot import builtins, hookspecs
+from pytest_spilot import builtin_plugin, hookspecs
+from pytest_spilot.core.gates import GateBoard
+from pytest_spilot.core.regressions import DEFAULT_MARGIN_PCT
+from pytest_spilot.core.release import Release
+from pytest_spilot.core.settings import SPILOT_DIR, Settings
+from pytest_spilot.core.store import ReleaseStore
 from pytest_spilot.errors import SpilotError
-from pytest_spilot.gates import GateBoard
 from pytest_spilot.librelane.service import LibreLaneFlows
 from pytest_spilot.plan.loader import PLAN_SUFFIXES
 from pytest_spilot.plugin import remote
@@ -20,11 +24,7 @@ from pytest_spilot.plugin.nodes import RELEASE_KEY, PlanFile, SpilotItem
 from pytest_spilot.plugin.secrets import ReportRedaction, process_secrets
 from pytest_spilot.redact import Redactor
 from pytest_spilot.registry import Registry
-from pytest_spilot.regressions import DEFAULT_MARGIN_PCT
-from pytest_spilot.release import Release
-from pytest_spilot.settings import SPILOT_DIR, Settings
 from pytest_spilot.siteconfig import SiteConfig, load_site_config
-from pytest_spilot.store import ReleaseStore
 
 # Every pytest process imports this plugin (the controller and each xdist worker): what only
 # some runs use (the Innovus session machinery, the LibreLane flows, paramiko, the release
@@ -137,7 +137,7 @@ def pytest_addoption(parser: pytest.Parser) -> None:
 
 def pytest_addhooks(pluginmanager: pytest.PytestPluginManager) -> None:
     pluginmanager.add_hookspecs(hookspecs)
-    pluginmanager.register(builtins, "spilot-builtins")
+    pluginmanager.register(builtin_plugin, "spilot-builtins")
     pluginmanager.register(remote, "spilot-remote")
 
 
@@ -188,7 +188,7 @@ def pytest_configure(config: pytest.Config) -> None:
         registry = Registry.from_hook(config.hook)
         backend = _check_backends(config, site, registry)
         if folded is not None and folded.state is not None:
-            from pytest_spilot.orphans import end_orphans
+            from pytest_spilot.core.orphans import end_orphans
 
             # Before any job of this run starts: a crashed run's copy must not run beside it.
             config.stash[FOLD_WARNINGS_KEY] += end_orphans(folded.state, registry.launchers)

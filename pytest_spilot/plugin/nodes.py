@@ -11,7 +11,10 @@ from typing import Any
 
 import pytest
 
-from pytest_spilot.acceptance import fmt
+from pytest_spilot.core.acceptance import format_value
+from pytest_spilot.core.regressions import DEFAULT_MARGIN_PCT
+from pytest_spilot.core.release import Release
+from pytest_spilot.core.state import RunRecord, ThresholdRecord
 from pytest_spilot.errors import PlanError, SpilotError
 from pytest_spilot.logtail import tail_lines
 from pytest_spilot.plan.checks import check_plan
@@ -19,15 +22,12 @@ from pytest_spilot.plan.expand import PlannedValidation, expand
 from pytest_spilot.plan.loader import load_validation_file
 from pytest_spilot.plan.model import Threshold
 from pytest_spilot.plugin.secrets import add_validation_secrets
-from pytest_spilot.regressions import DEFAULT_MARGIN_PCT
-from pytest_spilot.release import Release
-from pytest_spilot.state import RunRecord, ThresholdRecord
 
 KIND_MARKERS = {"innovus": "innovus", "librelane": "librelane"}
 LOG_TAIL_LINES = 20
 
 
-class SpilotFailure(Exception):
+class ValidationFailed(Exception):
     """A validation item's failure; its message is the whole report."""
 
 
@@ -202,7 +202,7 @@ class SpilotItem(pytest.Item):
 
     def repr_failure(self, excinfo: pytest.ExceptionInfo[BaseException], style: Any = None) -> Any:
         rerun = f"re-run: {self.parent.rerun_command()}"
-        if isinstance(excinfo.value, SpilotFailure | SpilotError):
+        if isinstance(excinfo.value, ValidationFailed | SpilotError):
             return f"{excinfo.value}\n{rerun}"
         report = super().repr_failure(excinfo)
         if isinstance(report, str):
@@ -235,7 +235,7 @@ class RunItem(SpilotItem):
             ("attempts", run.attempts),
             *[("retried_because", why) for why in run.retried_because],
             *([("job_id", run.job_id)] if run.job_id else []),
-            *[(f"metric.{k}", fmt(v)) for k, v in run.metrics.items()],
+            *[(f"metric.{k}", format_value(v)) for k, v in run.metrics.items()],
             *[(f"missing.{k}", why) for k, why in run.missing_metrics.items()],
         ]
         ended = "not started" if run.exit_code is None else f"exit code {run.exit_code}"
@@ -249,7 +249,7 @@ class RunItem(SpilotItem):
         self.user_properties.append(("summary", summary))
         print(f"{summary}; log: {run.log}")
         if run.outcome != "passed":
-            raise SpilotFailure(
+            raise ValidationFailed(
                 f"run failed: {run.message or f'exit code {run.exit_code}'}\n"
                 f"log: {run.log}\n{_tail(Path(run.log))}"
             )
@@ -271,7 +271,7 @@ class ThresholdItem(SpilotItem):
         self.user_properties += _verdict_props(verdict)
         print(verdict.message)
         if verdict.outcome == "failed":
-            raise SpilotFailure(verdict.message)
+            raise ValidationFailed(verdict.message)
         if verdict.outcome == "warning":
             # Shown at the threshold in the YAML (pytest prints that line), not at this code.
             line = self.validation.line_of(self.validation.threshold_loc(self.threshold))
@@ -301,7 +301,7 @@ class RegressionItem(SpilotItem):
             print(line)
         if verdict.outcome == "failed":
             regressed = [f"  {c.line()}" for c in changes or [] if c.verdict == "regressed"]
-            raise SpilotFailure(
+            raise ValidationFailed(
                 "\n".join([f"{verdict.message}:" if regressed else verdict.message, *regressed])
             )
 
@@ -309,17 +309,17 @@ class RegressionItem(SpilotItem):
 def _verdict_props(verdict: ThresholdRecord) -> list[tuple[str, object]]:
     props: list[tuple[str, object]] = [
         ("metric", verdict.metric),
-        ("value", "" if verdict.value is None else fmt(verdict.value)),
+        ("value", "" if verdict.value is None else format_value(verdict.value)),
         ("op", verdict.op),
-        ("expected", "" if verdict.expected is None else fmt(verdict.expected)),
+        ("expected", "" if verdict.expected is None else format_value(verdict.expected)),
         ("level", verdict.level),
         ("verdict", verdict.outcome),
         ("summary", verdict.message),
     ]
     if verdict.baseline is not None:
-        props.append(("baseline", fmt(verdict.baseline)))
+        props.append(("baseline", format_value(verdict.baseline)))
     if verdict.tolerance is not None:
-        props.append(("tolerance", fmt(verdict.tolerance)))
+        props.append(("tolerance", format_value(verdict.tolerance)))
     return props
 
 

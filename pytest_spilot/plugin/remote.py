@@ -110,7 +110,7 @@ def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
 @pytest.fixture(scope="session")
 def remote_node(request: pytest.FixtureRequest) -> RemoteNode:
     """An inventory node, connected and preflighted: ``run(cmd, env=, cwd=, timeout=)`` →
-    Result, ``put``/``get`` (SFTP), ``which(tool)``. Parametrized over the inventory:
+    CommandResult, ``put``/``get`` (SFTP), ``which(tool)``. Parametrized over the inventory:
     select with ``-k NODE`` or ``@pytest.mark.remote(tags=[...], nodes=[...])``."""
     pool = request.config.stash.get(NODES_KEY, None)
     if pool is None or not isinstance(getattr(request, "param", None), str):

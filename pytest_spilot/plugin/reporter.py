@@ -9,12 +9,12 @@ from typing import Any
 import pytest
 
 from pytest_spilot.atomic import write_atomic
+from pytest_spilot.core.settings import Settings
+from pytest_spilot.core.store import ReleaseStore
 from pytest_spilot.errors import SpilotError
 from pytest_spilot.innovus.evidence import COMPATIBILITY_FILE, EvidenceMatrix, evidence_matrix
 from pytest_spilot.librelane.progress import read_progress
 from pytest_spilot.reporting.table import ReleaseTable
-from pytest_spilot.settings import Settings
-from pytest_spilot.store import ReleaseStore
 
 
 class ReleaseReporter:

@@ -38,7 +38,7 @@ class CommandFailed(SpilotError):
 
 
 @dataclass(frozen=True)
-class Result:
+class CommandResult:
     """What a command on a node did; stdout and stderr with secrets redacted."""
 
     node: str
@@ -190,7 +190,7 @@ class RemoteNode:
         cwd: str | None = None,
         timeout: float | None = None,
         check: bool = False,
-    ) -> Result:
+    ) -> CommandResult:
         """Run ``command`` to its end; output also streams to the node's local log.
 
         A timeout kills the remote process group and gives exit code 124.
@@ -207,7 +207,7 @@ class RemoteNode:
         timeout_s: float | None = None,
         check: bool = False,
         log: bool = True,
-    ) -> Result:
+    ) -> CommandResult:
         redactor = self.redactor(env)
         shown = redactor.text(text)
         started = time.monotonic()
@@ -231,7 +231,7 @@ class RemoteNode:
         finally:
             if log_file is not None:
                 log_file.close()
-        result = Result(
+        result = CommandResult(
             node=self.name,
             command=shown,
             exit_code=code,

@@ -4,9 +4,9 @@ from __future__ import annotations
 
 from junit_xml import TestCase, TestSuite, to_xml_report_string
 
-from pytest_spilot.acceptance import fmt
+from pytest_spilot.core.acceptance import format_value
+from pytest_spilot.core.state import ReleaseState, RunRecord, ValidationRecord
 from pytest_spilot.plan.expand import item_id
-from pytest_spilot.state import ReleaseState, RunRecord, ValidationRecord
 
 
 def _attachments(run: RunRecord) -> str:
@@ -68,7 +68,7 @@ def state_to_junit(state: ReleaseState) -> str:
             cases.append(_regressions_case(record))
         properties = {"version": state.version, "kind": record.kind}
         if record.run:
-            properties |= {f"metric.{k}": fmt(v) for k, v in record.run.metrics.items()}
+            properties |= {f"metric.{k}": format_value(v) for k, v in record.run.metrics.items()}
             properties |= {"exit_code": str(record.run.exit_code), "log": record.run.log}
         suites.append(TestSuite(record.key, cases, properties=properties))
     return to_xml_report_string(suites, prettyprint=True, encoding="utf-8")

@@ -6,13 +6,13 @@ import shlex
 from collections.abc import Mapping, Sequence
 from pathlib import Path
 
-from pytest_spilot.acceptance import fmt
+from pytest_spilot.core.acceptance import format_value
+from pytest_spilot.core.settings import Settings
+from pytest_spilot.core.store import ReleaseStore
 from pytest_spilot.launchers.base import Job, batch_job_name
 from pytest_spilot.plan.expand import PlannedValidation
 from pytest_spilot.plan.model import Threshold
 from pytest_spilot.registry import Registry
-from pytest_spilot.settings import Settings
-from pytest_spilot.store import ReleaseStore
 
 
 def _command(validation: PlannedValidation) -> str:
@@ -107,7 +107,9 @@ def _judged(threshold: Threshold, settings: Settings) -> str:
     """How a threshold is judged: level, tolerance, and the release a ratio is taken from."""
     parts = [threshold.level]
     tolerance = threshold.tolerance
-    parts.append(f"tolerance {fmt(tolerance)}" if tolerance is not None else "no tolerance")
+    parts.append(
+        f"tolerance {format_value(tolerance)}" if tolerance is not None else "no tolerance"
+    )
     if threshold.baseline is not None:
         parts.append(
             f"against baseline {settings.baseline}"
@@ -120,7 +122,7 @@ def _judged(threshold: Threshold, settings: Settings) -> str:
 def _regressions(validation: PlannedValidation, settings: Settings) -> str:
     rules = [
         f"{name} {rule.direction or 'default direction'}"
-        + (f" margin {fmt(rule.margin)}" if rule.margin is not None else "")
+        + (f" margin {format_value(rule.margin)}" if rule.margin is not None else "")
         for name, rule in validation.spec.regressions.items()
     ]
     said = f"; rules: {', '.join(rules)}" if rules else ""

@@ -5,8 +5,8 @@ from __future__ import annotations
 from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 
-from pytest_spilot.acceptance import fmt
-from pytest_spilot.state import ReleaseState
+from pytest_spilot.core.acceptance import format_value
+from pytest_spilot.core.state import ReleaseState
 
 _RANK = {"passed": 0, "skipped": 1, "warning": 2, "failed": 3, "error": 4}
 MAX_METRICS = 3
@@ -75,7 +75,9 @@ class ReleaseTable:
         header = ("validation", "location", "result", "key metrics", "time", "attempts")
         lines = [header]
         for row in self.rows.values():
-            metrics = ", ".join(f"{k}={fmt(v)}" for k, v in list(row.metrics.items())[:MAX_METRICS])
+            metrics = ", ".join(
+                f"{k}={format_value(v)}" for k, v in list(row.metrics.items())[:MAX_METRICS]
+            )
             lines.append(
                 (
                     row.validation,

@@ -7,13 +7,13 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import TYPE_CHECKING, ClassVar, Protocol
 
+from pytest_spilot.core.state import JobHandle
 from pytest_spilot.launchers.base import Launcher
 from pytest_spilot.plan.expand import PlannedValidation
 from pytest_spilot.redact import Redactor
-from pytest_spilot.state import JobHandle
 
 if TYPE_CHECKING:
-    from pytest_spilot.gates import GateCheck
+    from pytest_spilot.core.gates import GateCheck
     from pytest_spilot.innovus.session import InnovusSession
     from pytest_spilot.librelane.service import LibreLaneFlows
     from pytest_spilot.remote.node import NodePool

@@ -9,9 +9,9 @@ from pathlib import Path
 from typing import ClassVar
 
 from pytest_spilot.errors import SpilotError
-from pytest_spilot.innovus.client import skill_script
 from pytest_spilot.innovus.contracts import RESTORE_SKILL, SkillContract, contract_for, find_skills
 from pytest_spilot.innovus.protocol import Ack
+from pytest_spilot.innovus.queue_supervisor import skill_script
 from pytest_spilot.innovus.session import InnovusSession
 from pytest_spilot.plan.expand import PlannedValidation
 from pytest_spilot.runners.base import RunContext, RunOutcome

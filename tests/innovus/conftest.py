@@ -8,7 +8,7 @@ import pytest
 from innovus_kit import BACKENDS, FAST, TEST_SKILLS, require
 
 from pytest_spilot.innovus.backends.tcl import STANDIN
-from pytest_spilot.innovus.client import QueueSupervisor
+from pytest_spilot.innovus.queue_supervisor import QueueSupervisor
 from pytest_spilot.innovus.supervisor import SessionSpec
 from pytest_spilot.launchers.local import LocalLauncher
 from pytest_spilot.siteconfig import InnovusConfig

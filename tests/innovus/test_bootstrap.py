@@ -15,8 +15,8 @@ from pathlib import Path
 import pytest
 from innovus_kit import BACKENDS, DESIGNS, FAST, TEST_SKILLS, in_ci, require
 
-from pytest_spilot.innovus.client import skill_script
 from pytest_spilot.innovus.protocol import ErrorType, Request
+from pytest_spilot.innovus.queue_supervisor import skill_script
 from pytest_spilot.innovus.session import InnovusSession
 from pytest_spilot.launchers.local import LocalLauncher
 from pytest_spilot.siteconfig import InnovusConfig

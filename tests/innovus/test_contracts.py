@@ -12,8 +12,8 @@ from pathlib import Path
 import pytest
 from innovus_kit import DESIGNS, REPO
 
+from pytest_spilot.cli.schema import json_schema
 from pytest_spilot.errors import SpilotError
-from pytest_spilot.innovus.client import skill_script
 from pytest_spilot.innovus.contracts import (
     SkillContract,
     SkillMetric,
@@ -22,7 +22,7 @@ from pytest_spilot.innovus.contracts import (
     load_contract,
 )
 from pytest_spilot.innovus.design import FACT_NAMES, load_design
-from pytest_spilot.schema import json_schema
+from pytest_spilot.innovus.queue_supervisor import skill_script
 
 # Writes one of its two reports and one of its two metrics.
 HALF_TCL = """\

@@ -7,8 +7,8 @@ from pathlib import Path
 import pytest
 from innovus_kit import DESIGNS
 
-from pytest_spilot.innovus.client import skill_script
 from pytest_spilot.innovus.contracts import contract_for, find_skills
+from pytest_spilot.innovus.queue_supervisor import skill_script
 
 SKILLS = ["summary_health", "timing_health", "drc_health"]
 

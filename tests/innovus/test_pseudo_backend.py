@@ -8,8 +8,8 @@ import time
 import pytest
 from innovus_kit import DESIGNS, FAST
 
-from pytest_spilot.innovus.client import skill_script
 from pytest_spilot.innovus.design import load_design
+from pytest_spilot.innovus.queue_supervisor import skill_script
 
 
 @pytest.fixture

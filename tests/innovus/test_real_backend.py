@@ -12,7 +12,7 @@ from pathlib import Path
 
 import pytest
 
-from pytest_spilot.innovus.client import skill_script
+from pytest_spilot.innovus.queue_supervisor import skill_script
 from pytest_spilot.innovus.supervisor import SessionError
 from pytest_spilot.launchers.template import TemplateLauncher
 

@@ -4,14 +4,11 @@ each used by a validation end to end, serially and under ``-n 2``."""
 
 from __future__ import annotations
 
-import sys
 from pathlib import Path
 
 import pytest
-from junit_kit import outcomes
-
-sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "librelane"))
 from flow_kit import DESIGNS, PDK, TOOLS
+from junit_kit import outcomes
 
 INNOVUS = Path(__file__).resolve().parents[2] / "fixtures" / "innovus"
 
@@ -171,7 +168,7 @@ SCHEMA_TEST = """
 import json
 
 from pytest_spilot.registry import Registry
-from pytest_spilot.schema import json_schema
+from pytest_spilot.cli.schema import json_schema
 
 
 def test_schema_has_the_plugin_kinds(request):

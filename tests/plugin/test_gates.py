@@ -54,7 +54,7 @@ def test_failing_required_gate_skips_without_starting(
 def test_python_gate_from_a_hook(pytester: pytest.Pytester) -> None:
     pytester.makeconftest(
         """
-        from pytest_spilot.gates import GateVerdict
+        from pytest_spilot.core.gates import GateVerdict
 
         class LicenceServer:
             name = "licence_server"

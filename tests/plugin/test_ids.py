@@ -13,7 +13,7 @@ from pathlib import Path
 
 import pytest
 
-from pytest_spilot.cli import main
+from pytest_spilot.cli.main import main
 
 PLAN = """\
 version: 1
@@ -240,7 +240,7 @@ def test_a_missed_warning_threshold_points_at_its_yaml_line(
 def test_an_unexpected_error_ends_with_the_command_too(pytester: pytest.Pytester, project: Path):
     pytester.makeconftest(
         """
-        from pytest_spilot.release import Release
+        from pytest_spilot.core.release import Release
 
         def judge(*args, **kwargs):
             raise RuntimeError("judge broke")

@@ -9,7 +9,7 @@ from pathlib import Path
 import pytest
 from junit_kit import outcomes, properties
 
-from pytest_spilot.store import ReleaseStore
+from pytest_spilot.core.store import ReleaseStore
 
 DESIGNS = Path(__file__).resolve().parents[2] / "fixtures" / "innovus"
 

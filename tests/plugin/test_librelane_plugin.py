@@ -2,16 +2,13 @@
 
 from __future__ import annotations
 
-import sys
 from pathlib import Path
 
 import pytest
+from flow_kit import DESIGNS, PDK, TOOLS, require_real_librelane
 from junit_kit import outcomes, properties, property_values
 
-sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "librelane"))
-from flow_kit import DESIGNS, PDK, TOOLS, require_real_librelane
-
-from pytest_spilot.store import ReleaseStore
+from pytest_spilot.core.store import ReleaseStore
 
 PLAN = f"""
 version: 1

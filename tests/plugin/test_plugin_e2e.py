@@ -15,7 +15,7 @@ from pathlib import Path
 import pytest
 from junit_kit import outcomes, properties
 
-from pytest_spilot.store import ReleaseStore
+from pytest_spilot.core.store import ReleaseStore
 
 PLAN = """
 version: 1

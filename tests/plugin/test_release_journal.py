@@ -15,8 +15,8 @@ from pathlib import Path
 import pytest
 from junit_kit import case_id
 
-from pytest_spilot.cli import main
-from pytest_spilot.store import ReleaseStore
+from pytest_spilot.cli.main import main
+from pytest_spilot.core.store import ReleaseStore
 
 MARK = "spilot-kill-test"
 

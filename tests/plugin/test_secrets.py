@@ -10,7 +10,7 @@ from pathlib import Path
 
 import pytest
 
-from pytest_spilot.cli import main
+from pytest_spilot.cli.main import main
 
 SECRETS = {
     "CDS_LIC_FILE": "5280@licsrv-alpha",  # [tool.spilot.innovus] license_env

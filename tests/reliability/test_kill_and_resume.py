@@ -23,9 +23,9 @@ from pathlib import Path
 
 import pytest
 
+from pytest_spilot.core.state import ReleaseState
+from pytest_spilot.core.store import ReleaseStore
 from pytest_spilot.launchers.process import TOKEN_VAR
-from pytest_spilot.state import ReleaseState
-from pytest_spilot.store import ReleaseStore
 
 N = 20
 KILLS_PER_CHAIN = 10

@@ -12,8 +12,8 @@ from pathlib import Path
 
 import pytest
 
-from pytest_spilot.journal import process_alive
-from pytest_spilot.state import read_state
+from pytest_spilot.core.journal import process_alive
+from pytest_spilot.core.state import read_state
 
 PLAN = """\
 validations:

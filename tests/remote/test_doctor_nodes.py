@@ -6,7 +6,7 @@ from pathlib import Path
 
 from sshd_kit import SshServer, free_port, node_entry, write_inventory
 
-from pytest_spilot.cli import main
+from pytest_spilot.cli.main import main
 
 
 def test_doctor_checks_every_node(sshd: SshServer, tmp_path: Path, capsys) -> None:

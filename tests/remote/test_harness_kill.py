@@ -18,11 +18,11 @@ import pytest
 from slurm_kit import SlurmCluster
 from sshd_kit import SshServer, node_entry, write_inventory
 
+from pytest_spilot.core.state import JobHandle
 from pytest_spilot.launchers.base import Job
 from pytest_spilot.launchers.ssh import SshLauncher
 from pytest_spilot.launchers.template import TemplateLauncher
 from pytest_spilot.siteconfig import SiteConfig
-from pytest_spilot.state import JobHandle
 
 BOUND_S = 1.0
 

@@ -8,11 +8,11 @@ from pathlib import Path
 
 import pytest
 
+from pytest_spilot.core.settings import Settings
 from pytest_spilot.plan.expand import expand
 from pytest_spilot.plan.loader import load_validation_file
 from pytest_spilot.registry import Registry, plugin_manager
 from pytest_spilot.reporting.plan import render_plan
-from pytest_spilot.settings import Settings
 
 PLAN = """
 version: 1

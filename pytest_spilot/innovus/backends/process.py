@@ -7,8 +7,8 @@ import math
 import select
 import socket
 
-from pytest_spilot.innovus.client import QueueSupervisor
 from pytest_spilot.innovus.protocol import Ready
+from pytest_spilot.innovus.queue_supervisor import QueueSupervisor
 from pytest_spilot.innovus.supervisor import SessionError
 from pytest_spilot.launchers.base import Job, RunningJob
 

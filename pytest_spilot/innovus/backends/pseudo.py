@@ -5,9 +5,9 @@ from __future__ import annotations
 from typing import ClassVar
 
 from pytest_spilot.backend_names import PSEUDO
-from pytest_spilot.innovus.client import QueueSupervisor
 from pytest_spilot.innovus.contracts import contract_for, find_skills
 from pytest_spilot.innovus.processor import PseudoProcessor
+from pytest_spilot.innovus.queue_supervisor import QueueSupervisor
 from pytest_spilot.innovus.supervisor import SessionSpec
 
 

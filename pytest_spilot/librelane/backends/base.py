@@ -44,5 +44,5 @@ class FlowBackend(Protocol):
 
     def command(self, request: FlowRequest, flow_dir: Path, config_path: Path) -> list[str]:
         """The child's argv; it runs the flow with ``flow_dir`` as LibreLane's run folder,
-        announces its steps and writes its result there (``librelane/childio.py``)."""
+        announces its steps and writes its result there (``librelane/flow_child.py``)."""
         ...

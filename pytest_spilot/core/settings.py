@@ -6,9 +6,9 @@ import subprocess
 from dataclasses import dataclass
 from pathlib import Path
 
+from pytest_spilot.core.state import ReleaseState
+from pytest_spilot.core.store import ReleaseStore, read_release
 from pytest_spilot.errors import SpilotError
-from pytest_spilot.state import ReleaseState
-from pytest_spilot.store import ReleaseStore, read_release
 
 SPILOT_DIR = ".spilot"
 

@@ -7,11 +7,11 @@ from pathlib import Path
 import pytest
 import yaml
 
-from pytest_spilot.execution import execute
+from pytest_spilot.core.execution import execute
+from pytest_spilot.core.retry import transient_reason
 from pytest_spilot.plan.expand import PlannedValidation, expand
 from pytest_spilot.plan.model import RetryOn, ValidationFile
 from pytest_spilot.registry import Registry, plugin_manager
-from pytest_spilot.retry import transient_reason
 from pytest_spilot.runners.base import RunOutcome
 
 # Fails the first time with a FlexNet-style message, passes the second time.

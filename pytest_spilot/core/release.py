@@ -6,10 +6,9 @@ import socket
 from collections.abc import Callable
 from typing import TYPE_CHECKING
 
-from pytest_spilot.acceptance import judge
-from pytest_spilot.errors import SpilotError
-from pytest_spilot.execution import execute, run_dir_for
-from pytest_spilot.journal import (
+from pytest_spilot.core.acceptance import judge
+from pytest_spilot.core.execution import execute, run_dir_for
+from pytest_spilot.core.journal import (
     GateDecided,
     JobStarted,
     RegressionJudged,
@@ -19,13 +18,10 @@ from pytest_spilot.journal import (
     ThresholdJudged,
     ToolSeen,
 )
-from pytest_spilot.plan.expand import PlannedValidation
-from pytest_spilot.plan.model import Threshold
-from pytest_spilot.provenance import tool_probe, tool_version
-from pytest_spilot.redact import Redactor
-from pytest_spilot.regressions import DEFAULT_MARGIN, MetricChange, compare_runs
-from pytest_spilot.settings import Settings
-from pytest_spilot.state import (
+from pytest_spilot.core.provenance import tool_probe, tool_version
+from pytest_spilot.core.regressions import DEFAULT_MARGIN, MetricChange, compare_runs
+from pytest_spilot.core.settings import Settings
+from pytest_spilot.core.state import (
     Progress,
     RegressionRecord,
     ReleaseState,
@@ -35,12 +31,16 @@ from pytest_spilot.state import (
     ValidationRecord,
     now,
 )
-from pytest_spilot.store import ReleaseStore
+from pytest_spilot.core.store import ReleaseStore
+from pytest_spilot.errors import SpilotError
+from pytest_spilot.plan.expand import PlannedValidation
+from pytest_spilot.plan.model import Threshold
+from pytest_spilot.redact import Redactor
 
 if TYPE_CHECKING:
     from datetime import datetime
 
-    from pytest_spilot.gates import GateBoard
+    from pytest_spilot.core.gates import GateBoard
     from pytest_spilot.innovus.session import InnovusSession
     from pytest_spilot.librelane.progress import Progress as FlowProgress
     from pytest_spilot.librelane.service import LibreLaneFlows

@@ -19,7 +19,7 @@ from typing import Any, Protocol
 from filelock import FileLock
 
 from pytest_spilot.atomic import write_atomic
-from pytest_spilot.state import RunRecord
+from pytest_spilot.core.state import RunRecord
 
 STALE_S = 24 * 3600.0  # result folders of runs older than this are removed
 

@@ -10,14 +10,14 @@ import sys
 from datetime import UTC, datetime
 from pathlib import Path
 
-from pytest_spilot.journal import (
+from pytest_spilot.core.journal import (
     JournalWriter,
     ProcessFinished,
     ProcessStarted,
     RunStarted,
     read_journal,
 )
-from pytest_spilot.state import ValidationInfo
+from pytest_spilot.core.state import ValidationInfo
 
 
 def info(key: str) -> ValidationInfo:
@@ -67,7 +67,7 @@ def killed_writer(folder: Path, last_bytes: bytes = b"") -> subprocess.Popen[byt
     code = (
         "import sys, os, signal\n"
         "from pathlib import Path\n"
-        "from pytest_spilot.journal import JournalWriter\n"
+        "from pytest_spilot.core.journal import JournalWriter\n"
         "from test_journal import started\n"
         "w = JournalWriter(Path(sys.argv[1]), 'v1', 'gw1', Path(sys.argv[1]))\n"
         "w.write(started('a'))\n"
@@ -139,7 +139,8 @@ def test_journal_files_honour_the_umask(tmp_path: Path) -> None:
     try:
         code = (
             "import sys\nfrom pathlib import Path\n"
-            "from pytest_spilot.journal import JournalWriter\nfrom test_journal import started\n"
+            "from pytest_spilot.core.journal import JournalWriter\n"
+            "from test_journal import started\n"
             "w = JournalWriter(Path(sys.argv[1]), 'v1', 'gw0', Path(sys.argv[1]))\n"
             "w.write(started('a'))\nw.close()\n"
         )

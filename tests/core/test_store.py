@@ -12,8 +12,7 @@ from pathlib import Path
 
 import pytest
 
-from pytest_spilot.errors import SpilotError
-from pytest_spilot.journal import (
+from pytest_spilot.core.journal import (
     JobStarted,
     JournalWriter,
     RegressionJudged,
@@ -23,7 +22,7 @@ from pytest_spilot.journal import (
     ToolSeen,
     read_journal,
 )
-from pytest_spilot.state import (
+from pytest_spilot.core.state import (
     JobHandle,
     RegressionRecord,
     RunRecord,
@@ -31,7 +30,8 @@ from pytest_spilot.state import (
     ValidationInfo,
     ValidationRecord,
 )
-from pytest_spilot.store import ReleaseStore, fold, read_release
+from pytest_spilot.core.store import ReleaseStore, fold, read_release
+from pytest_spilot.errors import SpilotError
 
 T0 = datetime(2026, 12, 1, tzinfo=UTC)
 
@@ -248,9 +248,8 @@ def test_document_honours_the_umask(store: ReleaseStore, tmp_path: Path) -> None
     journal_run(store.writer("gw0", tmp_path), "a", T0)
     old = os.umask(0o022)
     try:
-        code = (
-            "import sys\nfrom pathlib import Path\nfrom pytest_spilot.store import ReleaseStore\n"
-        )
+        code = "import sys\nfrom pathlib import Path\n"
+        code += "from pytest_spilot.core.store import ReleaseStore\n"
         code += "ReleaseStore(Path(sys.argv[1]), 'v1').fold()\n"
         subprocess.run([sys.executable, "-c", code, str(store.path)], check=True)
     finally:

@@ -18,8 +18,7 @@ from pathlib import Path
 from filelock import FileLock
 
 from pytest_spilot.atomic import write_atomic
-from pytest_spilot.errors import SpilotError
-from pytest_spilot.journal import (
+from pytest_spilot.core.journal import (
     GateDecided,
     JobStarted,
     JournalFile,
@@ -33,8 +32,7 @@ from pytest_spilot.journal import (
     ToolSeen,
     read_journal,
 )
-from pytest_spilot.redact import Redactor
-from pytest_spilot.state import (
+from pytest_spilot.core.state import (
     GateDecision,
     Provenance,
     ReleaseState,
@@ -42,6 +40,8 @@ from pytest_spilot.state import (
     now,
     read_state,
 )
+from pytest_spilot.errors import SpilotError
+from pytest_spilot.redact import Redactor
 
 
 @dataclass

@@ -9,20 +9,20 @@ import sys
 from pathlib import Path
 
 from pytest_spilot.atomic import write_atomic
-from pytest_spilot.doctor import doctor, render_checks
+from pytest_spilot.cli.doctor import doctor, render_checks
+from pytest_spilot.cli.rules import render_changes, tighten
+from pytest_spilot.cli.schema import FORMATS, json_schema
+from pytest_spilot.core.regressions import DEFAULT_MARGIN_PCT, compare_states, render_table, to_json
+from pytest_spilot.core.settings import SPILOT_DIR, load_release, release_versions
+from pytest_spilot.core.state import ReleaseState
 from pytest_spilot.errors import SpilotError
 from pytest_spilot.innovus.contracts import SkillContract, contract_for, find_skills
 from pytest_spilot.project import read_plan
 from pytest_spilot.redact import Redactor
 from pytest_spilot.registry import Registry, plugin_manager
-from pytest_spilot.regressions import DEFAULT_MARGIN_PCT, compare_states, render_table, to_json
 from pytest_spilot.reporting.junit import state_to_junit
 from pytest_spilot.reporting.table import ReleaseTable, columns
-from pytest_spilot.rules import render_changes, tighten
-from pytest_spilot.schema import FORMATS, json_schema
-from pytest_spilot.settings import SPILOT_DIR, load_release, release_versions
 from pytest_spilot.siteconfig import load_site_config
-from pytest_spilot.state import ReleaseState
 
 
 def _report(args: argparse.Namespace) -> int:

@@ -21,7 +21,7 @@ _COMPARE: dict[str, Callable[[float, float], bool]] = {
 Outcome = Literal["passed", "failed", "warning"]
 
 
-def fmt(value: float | None) -> str:
+def format_value(value: float | None) -> str:
     """A metric value as people write it: integers without '.0', others to 6 significant digits."""
     if value is None:
         return "n/a"
@@ -96,16 +96,17 @@ def judge(
         return ThresholdVerdict(miss, None, expected, base_value, f"metric missing: {name}: {why}")
     value = metrics[name]
     ok = compare(value, threshold.op, expected, threshold.tolerance)
-    shown = fmt(expected)
+    shown = format_value(expected)
     if base_value is not None:
-        shown = f"{fmt(expected)} = {fmt(threshold.baseline)} x baseline {fmt(base_value)}"
+        factor, base = format_value(threshold.baseline), format_value(base_value)
+        shown = f"{shown} = {factor} x baseline {base}"
     if threshold.tolerance:
-        shown += f" ± {fmt(threshold.tolerance)}"
+        shown += f" ± {format_value(threshold.tolerance)}"
     word = "ok" if ok else ("WARNING" if miss == "warning" else "FAILED")
     return ThresholdVerdict(
         "passed" if ok else miss,
         value,
         expected,
         base_value,
-        f"{name} = {fmt(value)} ({threshold.op} {shown}) {word}",
+        f"{name} = {format_value(value)} ({threshold.op} {shown}) {word}",
     )

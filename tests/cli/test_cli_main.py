@@ -11,10 +11,10 @@ from pathlib import Path
 
 import pytest
 
-from pytest_spilot.cli import main
+from pytest_spilot.cli.main import main
+from pytest_spilot.core.settings import Settings
+from pytest_spilot.core.state import ReleaseState
 from pytest_spilot.errors import SpilotError
-from pytest_spilot.settings import Settings
-from pytest_spilot.state import ReleaseState
 
 PLAN = """
 version: 1
@@ -192,7 +192,7 @@ def test_readme_skill_table_matches_the_contracts():
     from pytest_spilot.innovus.contracts import load_contract
     from pytest_spilot.innovus.rundir import SHIPPED_SKILLS
 
-    readme = (Path(__file__).resolve().parents[1] / "README.md").read_text()
+    readme = (Path(__file__).resolve().parents[2] / "README.md").read_text()
     table = {
         line.split("|")[1].strip().strip("`"): line
         for line in readme.splitlines()

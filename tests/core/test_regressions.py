@@ -8,9 +8,9 @@ from pathlib import Path
 
 import pytest
 
-from pytest_spilot.cli import main
-from pytest_spilot.regressions import compare_runs, compare_states, judge_change
-from pytest_spilot.state import ReleaseState, RunRecord, ValidationRecord
+from pytest_spilot.cli.main import main
+from pytest_spilot.core.regressions import compare_runs, compare_states, judge_change
+from pytest_spilot.core.state import ReleaseState, RunRecord, ValidationRecord
 
 NOW = datetime(2026, 12, 1, tzinfo=UTC)
 

@@ -26,8 +26,7 @@ from typing import Annotated, Literal
 from pydantic import ConfigDict, Field, RootModel, TypeAdapter, ValidationError
 
 from pytest_spilot.atomic import file_mode, fsync_dir
-from pytest_spilot.redact import Redactor
-from pytest_spilot.state import (
+from pytest_spilot.core.state import (
     JobHandle,
     Progress,
     RegressionRecord,
@@ -38,6 +37,7 @@ from pytest_spilot.state import (
     _Record,
     now,
 )
+from pytest_spilot.redact import Redactor
 
 SUFFIX = ".jsonl"
 SYNC_S = 0.1

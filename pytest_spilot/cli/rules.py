@@ -21,13 +21,13 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Literal
 
-from pytest_spilot.acceptance import compare, fmt
 from pytest_spilot.atomic import write_atomic
+from pytest_spilot.core.acceptance import compare, format_value
+from pytest_spilot.core.state import ReleaseState
 from pytest_spilot.errors import SpilotError
 from pytest_spilot.plan.loader import load_validation_file
 from pytest_spilot.plan.model import Threshold, ValidationFile
 from pytest_spilot.reporting.table import columns
-from pytest_spilot.state import ReleaseState
 from pytest_spilot.yamlsource import YamlDocument, load_yaml
 
 Mode = Literal["update", "tighten", "failing"]
@@ -82,7 +82,7 @@ def new_rule(metric: str, op: str, value: float, period: float | None) -> tuple[
         neg = min(value, 0.0)
         room = max(abs(neg) * pad, (period or 0.0) * pad)
         rule = neg - room
-        why = f"{pad:.0%} of " + (f"clock period {fmt(period)}" if period else "|slack|")
+        why = f"{pad:.0%} of " + (f"clock period {format_value(period)}" if period else "|slack|")
         if not period:
             why += " (no clock period: --clock-period)"
     return _round(metric, rule, upper), why
@@ -168,7 +168,7 @@ def tighten(
             path = root / file
             text = path.read_text(encoding="utf-8")
             for start, end, value in sorted(edits, reverse=True):
-                text = text[:start] + fmt(value) + text[end:]
+                text = text[:start] + format_value(value) + text[end:]
             write_atomic(path, text)
     return changes
 
@@ -182,8 +182,8 @@ def render_changes(changes: list[RuleChange], root: Path, wrote: bool) -> str:
             str(c.file.relative_to(root) if c.file.is_relative_to(root) else c.file),
             c.validation,
             c.metric,
-            fmt(c.old),
-            fmt(c.new),
+            format_value(c.old),
+            format_value(c.new),
             c.why,
         )
         for c in changes

@@ -8,8 +8,8 @@ import subprocess
 from datetime import UTC, datetime
 from typing import ClassVar
 
-from pytest_spilot.orphans import end_orphans, left_running
-from pytest_spilot.state import JobHandle, ReleaseState, RunRecord, ValidationRecord
+from pytest_spilot.core.orphans import end_orphans, left_running
+from pytest_spilot.core.state import JobHandle, ReleaseState, RunRecord, ValidationRecord
 
 T0 = datetime(2026, 12, 1, tzinfo=UTC)
 HOST = socket.gethostname()

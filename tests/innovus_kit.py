@@ -12,7 +12,7 @@ from pytest_spilot.innovus.backends.pseudo import PseudoBackend
 from pytest_spilot.innovus.backends.real import RealBackend
 from pytest_spilot.innovus.backends.tcl import TclBackend
 
-REPO = Path(__file__).resolve().parents[2]
+REPO = Path(__file__).resolve().parents[1]
 DESIGNS = REPO / "fixtures" / "innovus"
 TEST_SKILLS = DESIGNS / "skills"
 BACKENDS = {"pseudo": PseudoBackend(), "tcl": TclBackend(), "real": RealBackend()}

@@ -6,16 +6,16 @@ import json
 
 from pydantic import BaseModel
 
+from pytest_spilot.core.journal import JournalLine
+from pytest_spilot.core.state import ReleaseState
 from pytest_spilot.innovus.contracts import SkillContract
 from pytest_spilot.innovus.design import StandinDesign
 from pytest_spilot.innovus.evidence import EvidenceMatrix
 from pytest_spilot.innovus.protocol import Ack, Request
-from pytest_spilot.journal import JournalLine
 from pytest_spilot.plan.model import ValidationFile, plugin_models, validation_file_model
 from pytest_spilot.registry import Registry, plugin_manager
 from pytest_spilot.remote.inventory import Inventory
 from pytest_spilot.siteconfig import SiteConfig
-from pytest_spilot.state import ReleaseState
 
 FORMATS: dict[str, type[BaseModel]] = {
     "validations": ValidationFile,

@@ -7,9 +7,9 @@ from pathlib import Path
 
 import pytest
 
-from pytest_spilot.cli import main
+from pytest_spilot.cli.main import main
 
-REPO = Path(__file__).resolve().parents[1]
+REPO = Path(__file__).resolve().parents[2]
 PDK = REPO / "fixtures" / "librelane" / "pdk" / "spilot130"
 DESIGN = REPO / "fixtures" / "librelane" / "designs" / "counter"
 

@@ -13,9 +13,9 @@ from collections.abc import Mapping
 from dataclasses import asdict, dataclass
 from typing import Literal
 
-from pytest_spilot.acceptance import fmt
+from pytest_spilot.core.acceptance import format_value
+from pytest_spilot.core.state import ReleaseState, RunRecord
 from pytest_spilot.reporting.table import columns
-from pytest_spilot.state import ReleaseState, RunRecord
 
 DEFAULT_MARGIN_PCT = 5.0  # allowed worsening, in percent of the baseline value
 DEFAULT_MARGIN = DEFAULT_MARGIN_PCT / 100
@@ -45,7 +45,8 @@ class MetricChange:
     def line(self) -> str:
         allowed = f"{self.margin:.0%}" if self.direction else "-"
         return (
-            f"{self.metric} {fmt(self.old)} -> {fmt(self.new)} ({self.change or 'n/a'}, "
+            f"{self.metric} {format_value(self.old)} -> {format_value(self.new)} "
+            f"({self.change or 'n/a'}, "
             f"{self.direction or 'no direction'}, margin {allowed}): {self.verdict}"
         )
 
@@ -101,8 +102,8 @@ def render_table(changes: list[MetricChange], title: str) -> str:
         (
             c.validation,
             c.metric,
-            fmt(c.old),
-            fmt(c.new),
+            format_value(c.old),
+            format_value(c.new),
             c.change,
             c.direction or "-",
             c.verdict.upper() if c.verdict == "regressed" else c.verdict,

@@ -8,9 +8,9 @@ from pathlib import Path
 
 import pytest
 
-from pytest_spilot.cli import main
-from pytest_spilot.rules import new_rule
-from pytest_spilot.state import ReleaseState, RunRecord, ValidationRecord
+from pytest_spilot.cli.main import main
+from pytest_spilot.cli.rules import new_rule
+from pytest_spilot.core.state import ReleaseState, RunRecord, ValidationRecord
 
 NOW = datetime(2026, 12, 1, tzinfo=UTC)
 

@@ -8,14 +8,14 @@ from datetime import datetime
 from pathlib import Path
 from typing import TYPE_CHECKING
 
+from pytest_spilot.core.retry import transient_reason
+from pytest_spilot.core.state import JobHandle, RunRecord, now
 from pytest_spilot.errors import SpilotError
 from pytest_spilot.metrics.base import MetricContext, MetricMissing
 from pytest_spilot.plan.expand import PlannedValidation
 from pytest_spilot.redact import Redactor
 from pytest_spilot.registry import Registry
-from pytest_spilot.retry import transient_reason
 from pytest_spilot.runners.base import RunContext, RunOutcome
-from pytest_spilot.state import JobHandle, RunRecord, now
 
 if TYPE_CHECKING:
     from pytest_spilot.innovus.session import InnovusSession

@@ -2,7 +2,7 @@ from __future__ import annotations
 
 import pytest
 
-from pytest_spilot.acceptance import compare, judge
+from pytest_spilot.core.acceptance import compare, judge
 from pytest_spilot.plan.model import Threshold
 
 

@@ -10,8 +10,8 @@ import socket
 from collections.abc import Iterator, Mapping
 from typing import TYPE_CHECKING
 
-from pytest_spilot.journal import process_alive
-from pytest_spilot.state import JobHandle, ReleaseState, ValidationRecord
+from pytest_spilot.core.journal import process_alive
+from pytest_spilot.core.state import JobHandle, ReleaseState, ValidationRecord
 
 if TYPE_CHECKING:
     from pytest_spilot.launchers.base import Launcher

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from pytest_spilot.execution import KEPT_RUNS, fresh_run_dir
+from pytest_spilot.core.execution import KEPT_RUNS, fresh_run_dir
 
 
 def test_each_run_gets_a_fresh_directory_and_earlier_runs_stay_beside_it(tmp_path: Path) -> None:

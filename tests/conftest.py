@@ -1,4 +1,4 @@
-"""Real OpenSSH servers on 127.0.0.1 for the remote tests, started here and always stopped."""
+"""Shared fixtures: real OpenSSH servers on 127.0.0.1 and a live Slurm, always stopped."""
 
 from __future__ import annotations
 

@@ -1,0 +1,1 @@
+"""The release core: running validations, judging them, keeping their results."""
