@@ -28,6 +28,7 @@ if TYPE_CHECKING:
     from pytest_spilot.librelane.service import LibreLaneFlows
     from pytest_spilot.metrics.base import MetricContext, MetricMissing, MetricSource
     from pytest_spilot.plan.expand import PlannedValidation
+    from pytest_spilot.plan.model import ValidationBase
     from pytest_spilot.redact import Redactor
     from pytest_spilot.runners.base import RunContext, RunOutcome, ValidationRunner
 
@@ -60,6 +61,7 @@ _WHERE = {
     "SpilotError": "pytest_spilot.errors",
     "Supervisor": "pytest_spilot.innovus.supervisor",
     "ThresholdRecord": "pytest_spilot.core.state",
+    "ValidationBase": "pytest_spilot.plan.model",
     "ValidationRecord": "pytest_spilot.core.state",
     "ValidationRunner": "pytest_spilot.runners.base",
 }
@@ -93,6 +95,7 @@ __all__ = [
     "SpilotError",
     "Supervisor",
     "ThresholdRecord",
+    "ValidationBase",
     "ValidationRecord",
     "ValidationRunner",
     "__version__",

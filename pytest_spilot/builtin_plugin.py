@@ -7,6 +7,7 @@ from typing import TYPE_CHECKING, Any
 
 import pluggy
 
+from pytest_spilot.backend_names import PSEUDO, REAL, TCL
 from pytest_spilot.launchers.local import LocalLauncher
 from pytest_spilot.metrics.jsonfile import JsonMetricSource
 from pytest_spilot.metrics.regex import RegexMetricSource
@@ -83,15 +84,15 @@ def pytest_spilot_runners() -> list[ValidationRunner]:
 @hookimpl
 def pytest_spilot_session_backends() -> list[SessionBackend]:
     return [
-        _deferred("name", "pseudo", "innovus.backends.pseudo:PseudoBackend"),
-        _deferred("name", "tcl", "innovus.backends.tcl:TclBackend"),
-        _deferred("name", "real", "innovus.backends.real:RealBackend"),
+        _deferred("name", PSEUDO, "innovus.backends.pseudo:PseudoBackend"),
+        _deferred("name", TCL, "innovus.backends.tcl:TclBackend"),
+        _deferred("name", REAL, "innovus.backends.real:RealBackend"),
     ]
 
 
 @hookimpl
 def pytest_spilot_flow_backends() -> list[FlowBackend]:
     return [
-        _deferred("name", "pseudo", "librelane.backends.pseudo:PseudoFlowBackend"),
-        _deferred("name", "real", "librelane.backends.real:RealFlowBackend"),
+        _deferred("name", PSEUDO, "librelane.backends.pseudo:PseudoFlowBackend"),
+        _deferred("name", REAL, "librelane.backends.real:RealFlowBackend"),
     ]

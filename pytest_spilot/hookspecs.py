@@ -1,3 +1,5 @@
+# Hook specifications only declare: pluggy never calls their bodies, so none returns a value.
+# mypy: disable-error-code="empty-body"
 """Extension hooks of pytest-spilot; implement them in a conftest.py or a plugin.
 
 Inside pytest these are ordinary pytest hooks (registered by the plugin); the ``spilot``

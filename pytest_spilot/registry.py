@@ -10,7 +10,7 @@ import pluggy
 
 from pytest_spilot import builtin_plugin, hookspecs
 from pytest_spilot.errors import SpilotError
-from pytest_spilot.plan.model import BUILTIN_KINDS, use_kinds
+from pytest_spilot.plan.model import BUILTIN_KINDS, use_kinds, use_session_backends
 
 if TYPE_CHECKING:
     from pytest_spilot.core.gates import GateCheck
@@ -50,6 +50,7 @@ class Registry:
         )
         # Files read in this process from now on accept the kinds the plugins' runners handle.
         use_kinds(registry.kind_models())
+        use_session_backends(registry.session_backends)
         return registry
 
     def kind_models(self) -> dict[str, type[ValidationBase] | None]:

@@ -11,10 +11,11 @@ import shutil
 import tomllib
 from collections.abc import Collection, Mapping
 from pathlib import Path
-from typing import Annotated
+from typing import TYPE_CHECKING, Annotated
 
 from pydantic import BaseModel, ConfigDict, Field, ValidationError
 
+from pytest_spilot.backend_names import FLOW_BACKENDS, PSEUDO, TCL
 from pytest_spilot.errors import PlanError
 from pytest_spilot.launchers.template import (
     ALIASES,
@@ -24,6 +25,11 @@ from pytest_spilot.launchers.template import (
 )
 from pytest_spilot.redact import Redactor
 from pytest_spilot.yamlsource import dotted, load_yaml
+
+if TYPE_CHECKING:
+    from pytest_spilot.registry import Registry
+
+AUTO = "auto"  # the Innovus backend: tcl where tclsh is on PATH, else pseudo
 
 # Any registered backend: built-in (pseudo, tcl, real) or a plugin's; the registry checks the
 # name when the run starts (Registry.check_backend), since plugins are not known here.
@@ -63,7 +69,7 @@ class InnovusConfig(Resources):
     """How this site starts Innovus sessions."""
 
     backend: Backend = Field(
-        "auto",
+        AUTO,
         description="auto (tcl where tclsh is on PATH, else pseudo), pseudo, tcl, real, or a "
         "session backend a plugin registers",
     )
@@ -88,8 +94,8 @@ class InnovusConfig(Resources):
 
     def resolved_backend(self, override: str | None = None) -> Backend:
         choice = override or self.backend
-        if choice == "auto":
-            return "tcl" if shutil.which(self.tclsh) else "pseudo"
+        if choice == AUTO:
+            return TCL if shutil.which(self.tclsh) else PSEUDO
         return choice
 
     @property
@@ -101,7 +107,7 @@ class LibreLaneConfig(_Strict):
     """How this site runs LibreLane flows."""
 
     backend: Backend = Field(
-        "pseudo",
+        PSEUDO,
         description="pseudo, real, or a flow backend a plugin registers; "
         "--spilot-backend NAME overrides",
     )
@@ -114,7 +120,7 @@ class LibreLaneConfig(_Strict):
     launcher: str = "local"
 
     def resolved_backend(
-        self, override: str | None = None, flow_backends: Collection[str] = ("pseudo", "real")
+        self, override: str | None = None, flow_backends: Collection[str] = FLOW_BACKENDS
     ) -> str:
         # "tcl" names the Innovus stand-in (an override that is no flow backend): flows keep
         # their configured backend then.
@@ -133,6 +139,28 @@ class SiteConfig(_Strict):
         secrets = Redactor(self.innovus.secret_names, {**env, **self.innovus.env})
         secrets.add((), self.librelane.env)
         return secrets
+
+    def check_backends(self, registry: Registry) -> None:
+        """Raise SpilotError unless each configured backend is registered (a plugin's too)."""
+        if self.innovus.backend != AUTO:
+            registry.check_backend(
+                self.innovus.backend, "[tool.spilot.innovus] backend", registry.session_backends
+            )
+        registry.check_backend(
+            self.librelane.backend, "[tool.spilot.librelane] backend", registry.flow_backends
+        )
+
+    def with_backend(self, override: str | None, registry: Registry) -> SiteConfig:
+        """This configuration under ``--spilot-backend``: Innovus sessions switch when it names
+        a session backend, flows when it names a flow backend (``tcl`` leaves flows alone)."""
+        if override is None:
+            return self
+        update: dict[str, object] = {}
+        if override in registry.session_backends:
+            update["innovus"] = self.innovus.model_copy(update={"backend": override})
+        if override in registry.flow_backends:
+            update["librelane"] = self.librelane.model_copy(update={"backend": override})
+        return self.model_copy(update=update)
 
     def grid_launchers(self) -> list[TemplateLauncher]:
         """The built-in submitters with the site's overrides, and the site's own."""

@@ -177,14 +177,13 @@ def load_yaml(path: Path) -> YamlDocument:
         doc.data = None if node is None else _Builder(doc, loader).build(node, ())
     except yaml.MarkedYAMLError as exc:
         mark = exc.problem_mark or exc.context_mark
-        line = mark.line + 1 if mark else None
         problem = exc.problem or "invalid YAML"
         context = f" ({exc.context})" if exc.context else ""
         raise PlanError(
             path,
             f"YAML syntax error: {problem}{context}; fix the file's syntax "
             "(indentation, quoting of ':' and '#', matching brackets)",
-            line=line,
+            line=mark.line + 1 if mark else None,
         ) from None
     except yaml.YAMLError as exc:
         raise PlanError(path, f"YAML error: {exc}") from None

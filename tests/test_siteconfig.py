@@ -6,8 +6,9 @@ from pathlib import Path
 
 import pytest
 
-from pytest_spilot.errors import PlanError
-from pytest_spilot.siteconfig import load_site_config
+from pytest_spilot.errors import PlanError, SpilotError
+from pytest_spilot.registry import Registry, plugin_manager
+from pytest_spilot.siteconfig import SiteConfig, load_site_config
 
 
 def test_defaults_without_config(tmp_path: Path) -> None:
@@ -53,3 +54,28 @@ def test_backend_override_and_auto(tmp_path: Path, monkeypatch: pytest.MonkeyPat
     assert site.innovus.resolved_backend("pseudo") == "pseudo"
     monkeypatch.setenv("PATH", str(tmp_path))
     assert site.innovus.resolved_backend() == "pseudo"  # no tclsh on PATH
+
+
+def test_an_override_switches_whichever_backend_it_names() -> None:
+    """As in pytest and ``spilot doctor``: real switches both, tcl only sessions."""
+
+    registry = Registry.from_hook(plugin_manager().hook)
+    site = SiteConfig.model_validate({"innovus": {"backend": "pseudo"}})
+    assert site.with_backend(None, registry) is site
+    real = site.with_backend("real", registry)
+    assert (real.innovus.backend, real.librelane.backend) == ("real", "real")
+    tcl = site.with_backend("tcl", registry)
+    assert (tcl.innovus.backend, tcl.librelane.backend) == ("tcl", "pseudo")
+    assert site.innovus.backend == "pseudo"  # the configuration itself is unchanged
+
+
+def test_configured_backends_are_checked_against_the_registry() -> None:
+
+    registry = Registry.from_hook(plugin_manager().hook)
+    SiteConfig().check_backends(registry)  # auto and pseudo
+    with pytest.raises(SpilotError) as err:
+        SiteConfig.model_validate({"innovus": {"backend": "reall"}}).check_backends(registry)
+    assert str(err.value).startswith(
+        "[tool.spilot.innovus] backend 'reall' is not a registered backend; use one of pseudo, "
+        "real, tcl, or install the plugin"
+    )

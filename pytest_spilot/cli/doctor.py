@@ -10,7 +10,6 @@ import dataclasses
 import difflib
 import importlib.util
 import os
-import shlex
 import shutil
 import subprocess
 import tempfile
@@ -20,12 +19,12 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, Literal
 
+from pytest_spilot.backend_names import PSEUDO, REAL, TCL
 from pytest_spilot.errors import SpilotError
 from pytest_spilot.innovus.contracts import contract_for, find_skills, pseudo_cannot_run
+from pytest_spilot.innovus.environment import backend_tool, find_program, licence_state
 from pytest_spilot.innovus.session import InnovusSession
-from pytest_spilot.launchers.base import Launcher
-from pytest_spilot.launchers.ssh import SshLauncher
-from pytest_spilot.launchers.template import TemplateLauncher
+from pytest_spilot.launchers.configured import configured_launchers, submit_command
 from pytest_spilot.librelane.config import PdkChoice, resolve_pdk
 from pytest_spilot.plan.expand import PlannedValidation
 from pytest_spilot.plan.model import (
@@ -52,7 +51,6 @@ class Check:
     fix: str = ""
 
 
-# As plugin/remote.py: an inventory beside the validations is not a validation file.
 class Doctor:
     """Runs every check that the configuration makes relevant."""
 
@@ -64,16 +62,15 @@ class Doctor:
         backend: str | None = None,
         plan: ProjectPlan | None = None,
     ) -> None:
-        self.site = site
+        # As the pytest plugin: the override switches whichever of the two it names.
+        self.site = site = site.with_backend(backend, registry)
         self.nodes = nodes
         self.plan = plan
-        self.backend = site.innovus.resolved_backend(backend)
-        self.flow_backend = site.librelane.resolved_backend(backend)
+        self.backend = site.innovus.resolved_backend()
+        self.flow_backend = site.librelane.resolved_backend()
         self.skill_dirs = [plan.root / d for d in site.innovus.skills] if plan else []
-        launchers: dict[str, Launcher] = dict(registry.launchers)
-        launchers.update({g.name: g for g in site.grid_launchers()})
-        if nodes is not None:
-            launchers.update({n: SshLauncher(nodes.get(n)) for n in nodes.inventory.nodes})
+        launchers = dict(registry.launchers)
+        launchers.update({x.name: x for x in configured_launchers(site, nodes)})
         self.registry = dataclasses.replace(registry, launchers=launchers)
 
     @property
@@ -119,16 +116,17 @@ class Doctor:
         if self._read_plan_only() and not self.uses(InnovusValidation, MigrationGate):
             yield Check("innovus", "skip", "no innovus validation or migration gate in the plan")
             return
-        if self.backend == "real":
-            tool = shlex.split(cfg.binary)[0]
+        if self.backend == REAL:
+            tool = backend_tool(REAL, cfg.binary, cfg.tclsh)
             yield _on_path(
-                "innovus binary", tool, "set binary in [tool.spilot.innovus] or put it on PATH"
+                "innovus binary",
+                tool[0] if tool else "",
+                "set binary in [tool.spilot.innovus] or put it on PATH",
             )
-            for name in cfg.license_env:
-                value = cfg.env.get(name) or os.environ.get(name)
+            for name, is_set in licence_state(cfg).items():
                 yield (
                     Check(f"licence variable {name}", "ok", "set (value not shown)")
-                    if value
+                    if is_set
                     else Check(
                         f"licence variable {name}",
                         "FAIL",
@@ -137,7 +135,7 @@ class Doctor:
                         "[tool.spilot.innovus]; drop it from license_env if unused",
                     )
                 )
-        elif self.backend == "tcl":
+        elif self.backend == TCL:
             yield _on_path("tclsh (Innovus stand-in)", cfg.tclsh, "apt-get install -y tcl")
         yield from self._launcher("innovus launcher", cfg.launcher)
         yield self._session_ready()
@@ -178,7 +176,7 @@ class Doctor:
                         f"{script} has no contract: the pseudo backend cannot run it",
                         f"write {skill}.yaml beside it, or use --backend tcl|real",
                     )
-                    if self.backend == "pseudo"
+                    if self.backend == PSEUDO
                     else Check(name, "ok", f"{script} (no contract; used by {_count(users)})")
                 )
                 continue
@@ -192,7 +190,7 @@ class Doctor:
                 for v in users
                 for p in contract.check_args(args[v.key])
             ]
-            gaps = contract.pseudo_gaps() if self.backend == "pseudo" else []
+            gaps = contract.pseudo_gaps() if self.backend == PSEUDO else []
             if problems:
                 yield Check(
                     name,
@@ -250,8 +248,8 @@ class Doctor:
                 f"use one of {', '.join(sorted(self.registry.launchers))}, or define it under "
                 "[tool.spilot.launchers]",
             )
-        elif isinstance(launcher, TemplateLauncher):
-            yield _on_path(f"{name} {launcher_name}", launcher.template[0], "install the submitter")
+        elif (template := submit_command(launcher)) is not None:
+            yield _on_path(f"{name} {launcher_name}", template[0], "install the submitter")
         else:
             yield Check(f"{name} {launcher_name}", "ok", type(launcher).__name__)
 
@@ -263,10 +261,10 @@ class Doctor:
         if self._read_plan_only() and not flows:
             yield Check("librelane", "skip", "no librelane validation in the plan")
             return
-        if self.flow_backend != "real":
+        if self.flow_backend != REAL:
             yield Check("librelane backend", "ok", "pseudo (no toolchain needed)")
         else:
-            yield Check("librelane backend", "ok", "real")
+            yield Check("librelane backend", "ok", REAL)
             for module in ("librelane", "pyosys"):
                 found = importlib.util.find_spec(module) is not None
                 yield Check(
@@ -285,9 +283,13 @@ class Doctor:
         wanted: dict[str, list[PlannedValidation]] = {}
         for validation in flows:
             assert isinstance(validation.spec, LibreLaneValidation)
-            pdk = validation.spec.pdk
+            written = validation.spec.pdk
             # As runners/librelane.py: a PDK with a '/' is a path relative to the file.
-            text = str(validation.resolve(pdk)) if pdk and "/" in pdk else pdk or cfg.pdk
+            text = (
+                str(validation.resolve(written))
+                if written and "/" in written
+                else written or cfg.pdk
+            )
             wanted.setdefault(text, []).append(validation)
         if not flows:
             wanted[cfg.pdk] = []
@@ -298,7 +300,7 @@ class Doctor:
             try:
                 pdk = resolve_pdk(text, cfg.pdk_root)
             except SpilotError as exc:
-                if self.flow_backend != "real":
+                if self.flow_backend != REAL:
                     yield Check(
                         name,
                         "skip",
@@ -333,8 +335,8 @@ class Doctor:
                 yield Check(name, "ok", f"a node of the inventory (used by {_count(users)})")
             elif location in self.registry.launchers:
                 launcher = self.registry.launchers[location]
-                if isinstance(launcher, TemplateLauncher):
-                    yield _on_path(name, launcher.template[0], "install the submitter")
+                if (template := submit_command(launcher)) is not None:
+                    yield _on_path(name, template[0], "install the submitter")
                 else:
                     yield Check(name, "ok", f"{type(launcher).__name__} (used by {_count(users)})")
             else:
@@ -431,8 +433,10 @@ def _count(users: list[PlannedValidation]) -> str:
 
 
 def _on_path(name: str, tool: str, fix: str) -> Check:
-    where = shutil.which(tool)
-    return Check(name, "ok", where) if where else Check(name, "FAIL", f"{tool}: not on PATH", fix)
+    program = find_program(tool)
+    if program.where is None:
+        return Check(name, "FAIL", program.detail, fix)
+    return Check(name, "ok", program.where)
 
 
 def _run(argv: list[str]) -> subprocess.CompletedProcess[str] | None:

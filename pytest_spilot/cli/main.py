@@ -9,6 +9,7 @@ import sys
 from pathlib import Path
 
 from pytest_spilot.atomic import write_atomic
+from pytest_spilot.backend_names import SESSION_BACKENDS
 from pytest_spilot.cli.doctor import doctor, render_checks
 from pytest_spilot.cli.rules import render_changes, tighten
 from pytest_spilot.cli.schema import FORMATS, json_schema
@@ -110,9 +111,11 @@ def _doctor(args: argparse.Namespace) -> int:
     root = args.root.resolve()
     # First: it makes the plugin kinds of installed `spilot` entry points known to the plan.
     registry = Registry.from_hook(plugin_manager().hook)
+    registry.check_backend(args.backend, "--backend")
     plan = read_plan(root)
     site_path = args.config or plan.setting("spilot_config")
     site = load_site_config(root, site_path)
+    site.check_backends(registry)
     plan.check(root / d for d in site.innovus.skills)
     nodes = args.nodes or plan.inventory()
     checks = doctor(site, registry, nodes, args.backend, say=_to_stderr, plan=plan)
@@ -276,9 +279,10 @@ def build_parser() -> argparse.ArgumentParser:
     )
     doc.add_argument(
         "--backend",
-        choices=("pseudo", "tcl", "real"),
+        # Any registered backend is accepted (checked against the registry in _doctor).
+        metavar="{" + ",".join(SESSION_BACKENDS) + "}",
         help="as pytest's --spilot-backend: the Innovus backend; pseudo and real also switch "
-        "LibreLane",
+        "LibreLane; or a backend a plugin registers",
     )
     doc.add_argument("--root", type=Path, default=Path("."), help="project folder (default .)")
     doc.set_defaults(func=_doctor)

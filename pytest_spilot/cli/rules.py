@@ -132,9 +132,9 @@ def tighten(
         for v_index, entry in enumerate(found[0].validations):
             if entry.name != record.name:
                 continue
-            for index, threshold in enumerate(entry.acceptance):
-                value = record.run.metrics.get(threshold.metric)
-                if threshold.value is not None and value is not None:
+            for index, written in enumerate(entry.acceptance):
+                value = record.run.metrics.get(written.metric)
+                if written.value is not None and value is not None:
                     measured[(record.file, v_index, index)].append(value)
     changes: list[RuleChange] = []
     by_file: dict[str, list[tuple[int, int, float]]] = defaultdict(list)

@@ -5,6 +5,7 @@ from __future__ import annotations
 import json
 
 from pydantic import BaseModel
+from pydantic.json_schema import JsonSchemaMode
 
 from pytest_spilot.core.journal import JournalLine
 from pytest_spilot.core.state import ReleaseState
@@ -41,7 +42,7 @@ def json_schema(name: str, registry: Registry | None = None) -> str:
 
     ``registry`` defaults to the built-ins and the ``spilot`` entry points' plugins.
     """
-    mode = "serialization" if name in WRITTEN else "validation"
+    mode: JsonSchemaMode = "serialization" if name in WRITTEN else "validation"
     model = FORMATS[name]
     if name == "validations":
         registry = registry or Registry.from_hook(plugin_manager().hook)

@@ -121,7 +121,7 @@ def execute(
         exit_code=outcome.exit_code,
         timed_out=outcome.timed_out,
         message=secrets.text(outcome.message),
-        location=outcome.location or getattr(spec, "location", "local"),
+        location=outcome.location or spec.location,
         attempts=len(retried_because) + 1,
         retried_because=retried_because,
         job_id=outcome.job_id,

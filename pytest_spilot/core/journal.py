@@ -75,6 +75,33 @@ class RunStarted(_Event):
     worker: str
     host: str
     location: str
+    log: str | None = Field(None, description="the job's log, followed while it runs")
+    rerun: str = Field("", description="a shell command that runs this validation again")
+
+
+class ValidationsPlanned(_Event):
+    """What one test run will run, in order (written once per test run, for live views)."""
+
+    event: Literal["planned"] = "planned"
+    session: str = Field(description="the test run (pytest-xdist's testrun uid)")
+    validations: list[ValidationInfo]
+
+
+class RunWaiting(_Event):
+    """A validation waits before its job can start: a gate's decision, a session slot, a pool."""
+
+    event: Literal["waiting"] = "waiting"
+    key: str
+    worker: str
+    waiting_for: str
+
+
+class RunSkipped(_Event):
+    """A validation of this test run that will not run (already passed on resume, a skip mark)."""
+
+    event: Literal["skipped"] = "skipped"
+    key: str
+    reason: str
 
 
 class RunFinished(_Event):
@@ -136,6 +163,9 @@ class ToolSeen(_Event):
 Event = Annotated[
     ProcessStarted
     | ProcessFinished
+    | ValidationsPlanned
+    | RunWaiting
+    | RunSkipped
     | RunStarted
     | RunFinished
     | ThresholdJudged

@@ -7,6 +7,7 @@ import subprocess
 from importlib.metadata import PackageNotFoundError
 from importlib.metadata import version as package_version
 
+from pytest_spilot.backend_names import REAL, TCL
 from pytest_spilot.errors import SpilotError
 
 VERSION_TIMEOUT_S = 10.0
@@ -22,12 +23,14 @@ BATCH_SYSTEMS = {
 
 def tool_probe(location: str, innovus_binary: str, tclsh: str) -> tuple[str, list[str], str] | None:
     """``(tool, argv, stdin)`` that names the version of what ran at ``location``, if anything."""
+    # Imported on use: the plugin imports this module, and the Innovus package loads lazily.
+    from pytest_spilot.innovus.environment import version_command
+
     kind, _, backend = location.partition(":")
-    if kind == "innovus" and backend == "tcl":
-        return "tclsh", [tclsh], "puts [info patchlevel]\n"
-    if kind == "innovus" and backend == "real":
-        return "innovus", [*shlex.split(innovus_binary), "-version"], ""
-    if kind == "librelane" and backend == "real":
+    command = version_command(backend, innovus_binary, tclsh) if kind == "innovus" else None
+    if command is not None:
+        return ("tclsh" if backend == TCL else "innovus"), *command
+    if kind == "librelane" and backend == REAL:
         return "librelane", [], ""
     if kind in BATCH_SYSTEMS:
         name, argv = BATCH_SYSTEMS[kind]

@@ -107,7 +107,7 @@ class ReleaseStore:
 def fold(state: ReleaseState | None, files: list[JournalFile], version: str | None) -> Folded:
     """``state`` with the events of ``files`` applied (neither argument is changed)."""
     warnings = [w for f in files for w in f.warnings]
-    folder = _Folder(state, version)
+    folder = ReleaseFold(state, version)
     for journal in files:
         header = next((e for e in journal.events if isinstance(e, ProcessStarted)), None)
         if header is not None and folder.version not in (None, header.version):
@@ -123,8 +123,8 @@ def fold(state: ReleaseState | None, files: list[JournalFile], version: str | No
     return Folded(folder.result(), warnings, files)
 
 
-class _Folder:
-    """The fold's working copy: records are replaced, never changed in place."""
+class ReleaseFold:
+    """Folds events into a release, one at a time (records are replaced, never changed)."""
 
     def __init__(self, state: ReleaseState | None, version: str | None) -> None:
         self.base = state

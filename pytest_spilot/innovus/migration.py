@@ -17,10 +17,8 @@ and one skill of a site must not keep every Innovus validation from running.
 
 from __future__ import annotations
 
-import os
 import re
 import shlex
-import shutil
 import sys
 import time
 from collections.abc import Callable, Iterator
@@ -28,10 +26,16 @@ from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from pathlib import Path
 
-from pytest_spilot.backend_names import PSEUDO, REAL, TCL
+from pytest_spilot.backend_names import PSEUDO, REAL
 from pytest_spilot.core.provenance import version_output
 from pytest_spilot.errors import SpilotError
 from pytest_spilot.innovus.contracts import RESTORE_SKILL, contract_for, find_skills
+from pytest_spilot.innovus.environment import (
+    backend_tool,
+    find_program,
+    licence_state,
+    version_command,
+)
 from pytest_spilot.innovus.evidence import (
     Claim,
     CompatibilityGate,
@@ -40,11 +44,11 @@ from pytest_spilot.innovus.evidence import (
     file_digest,
     sha256,
 )
-from pytest_spilot.innovus.queue_supervisor import QueueSupervisor, skill_script
-from pytest_spilot.innovus.rundir import SHIPPED_SKILLS, TCL_DIR
+from pytest_spilot.innovus.queue_supervisor import skill_script
+from pytest_spilot.innovus.rundir import SHIPPED_SKILLS, TCL_DIR, SessionDir
 from pytest_spilot.innovus.session import InnovusSession
 from pytest_spilot.launchers.base import Launcher
-from pytest_spilot.launchers.template import TemplateLauncher
+from pytest_spilot.launchers.configured import submit_command
 from pytest_spilot.siteconfig import InnovusConfig
 
 # Claim → the issue code a failure of it blocks with.
@@ -132,30 +136,28 @@ class MigrationCheck:
     # -- environment -------------------------------------------------------------------------
 
     def _tool(self) -> list[str]:
-        if self.target == REAL:
-            return shlex.split(self.config.binary)
-        if self.target == TCL:
-            return [self.config.tclsh]
-        return [sys.executable]
+        tool = backend_tool(self.target, self.config.binary, self.config.tclsh)
+        # A backend without a tool of its own (pseudo, a plugin's) runs in this Python.
+        return [sys.executable] if tool is None else tool
 
     def _environment(self, tool: list[str]) -> None:
-        where = shutil.which(tool[0]) if tool else None
-        if where is None:
-            self._add("tool_on_path", "fail", f"{tool[0] if tool else '(empty)'}: not on PATH")
+        program = find_program(tool[0] if tool else "")
+        if program.where is None:
+            self._add("tool_on_path", "fail", program.detail)
             self._add("tool_version", "insufficient_evidence", "the tool is not on PATH")
         else:
-            self._add("tool_on_path", "pass", where, {"tool": file_digest(Path(where))})
+            self._add(
+                "tool_on_path", "pass", program.where, {"tool": file_digest(Path(program.where))}
+            )
             self._version(tool)
         self._submitter()
         self._licences()
 
     def _version(self, tool: list[str]) -> None:
-        if self.target == TCL:
-            argv, stdin = tool, "puts [info patchlevel]\n"
-        elif self.target == REAL:
-            argv, stdin = [*tool, "-version"], ""
-        else:
-            argv, stdin = [*tool, "--version"], ""
+        argv, stdin = version_command(self.target, self.config.binary, self.config.tclsh) or (
+            [*tool, "--version"],
+            "",
+        )
         try:
             text = version_output(argv, stdin, VERSION_TIMEOUT_S)
         except SpilotError as exc:
@@ -176,14 +178,14 @@ class MigrationCheck:
             self._add(
                 "submitter_on_path", "fail", f"launcher {self.config.launcher!r} is not known"
             )
-        elif isinstance(launcher, TemplateLauncher):
-            where = shutil.which(launcher.template[0])
+        elif (template := submit_command(launcher)) is not None:
+            submitter = find_program(template[0])
             self._add(
                 "submitter_on_path",
-                "pass" if where else "fail",
-                where or f"{launcher.template[0]}: not on PATH",
-                {"template": sha256(shlex.join(launcher.template).encode())}
-                | ({"submitter": file_digest(Path(where))} if where else {}),
+                "pass" if submitter.where else "fail",
+                submitter.detail,
+                {"template": sha256(shlex.join(template).encode())}
+                | ({"submitter": file_digest(Path(submitter.where))} if submitter.where else {}),
             )
         else:
             self._add("submitter_on_path", "pass", f"{self.config.launcher}: no batch submitter")
@@ -192,9 +194,7 @@ class MigrationCheck:
         if self.target != REAL:
             self._add("licence_variables", "pass", f"the {self.target} backend needs no licence")
             return
-        state = {
-            n: bool(self.config.env.get(n) or os.environ.get(n)) for n in self.config.license_env
-        }
+        state = licence_state(self.config)
         unset = [n for n, is_set in state.items() if not is_set]
         # Only names and whether each is set are hashed: a licence server's address is a secret.
         inputs = {"license_env": sha256(repr(sorted(state.items())).encode())}
@@ -236,7 +236,9 @@ class MigrationCheck:
                 self._boot(),
             )
             # The heartbeat is watched while the requests run, not waited for up front.
-            beat = supervisor.dir.heartbeat_stamp(), time.monotonic()
+            # Read through the run-directory protocol: what any backend's session must keep.
+            run_dir = SessionDir(supervisor.run_dir)
+            beat = run_dir.heartbeat_stamp(), time.monotonic()
             noop = supervisor.submit(skill_script("noop"), {})
             noop_script = self.skills.get("noop")
             self._add(
@@ -255,20 +257,18 @@ class MigrationCheck:
             answers = dict(self._answers(session))
             self._contracts(answers)
             self._parity(answers)  # while the target session lives: its heartbeat goes on
-            self._heartbeat(supervisor, *beat)
+            self._heartbeat(run_dir, *beat)
         finally:
             session.close()
 
     def _boot(self) -> dict[str, str]:
         return _digests({"bootstrap.tcl": TCL_DIR / "bootstrap.tcl"})
 
-    def _heartbeat(
-        self, supervisor: QueueSupervisor, first: tuple[int, int] | None, begun: float
-    ) -> None:
-        path = supervisor.dir.file("heartbeat")
+    def _heartbeat(self, run_dir: SessionDir, first: tuple[int, int] | None, begun: float) -> None:
+        path = run_dir.file("heartbeat")
         deadline = begun + 3 * self.config.heartbeat_interval_s + 1.0
         while time.monotonic() < deadline:
-            if supervisor.dir.heartbeat_stamp() not in (None, first):
+            if run_dir.heartbeat_stamp() not in (None, first):
                 self._add(
                     "heartbeat_advances",
                     "pass",

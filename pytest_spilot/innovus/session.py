@@ -8,7 +8,13 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from pytest_spilot.errors import SpilotError
-from pytest_spilot.innovus.supervisor import Health, SessionBackend, SessionError, SessionSpec
+from pytest_spilot.innovus.supervisor import (
+    Health,
+    SessionBackend,
+    SessionError,
+    SessionSpec,
+    Supervisor,
+)
 from pytest_spilot.redact import Redactor
 
 # Every process makes its session object, few start a session: the client and the protocol's
@@ -18,7 +24,6 @@ if TYPE_CHECKING:
 
     from pytest_spilot.innovus.licenses import LicenseSlots
     from pytest_spilot.innovus.protocol import Ack
-    from pytest_spilot.innovus.queue_supervisor import QueueSupervisor
     from pytest_spilot.launchers.base import Launcher
     from pytest_spilot.siteconfig import InnovusConfig
 
@@ -78,10 +83,10 @@ class InnovusSession:
         self.skill_dirs = skill_dirs or []
         self.say = say
         self.started = 0
-        self._current: QueueSupervisor | None = None
+        self._current: Supervisor | None = None
         self._slot: FileLock | None = None
 
-    def supervisor(self) -> QueueSupervisor:
+    def supervisor(self) -> Supervisor:
         """A ready session: the current one while it is usable, else a new one."""
         current = self._current
         if current is not None and (current.lost or current.poll_health() not in USABLE):
@@ -114,7 +119,7 @@ class InnovusSession:
             raise SkillFailed(name, ack)
         return result
 
-    def _start(self) -> QueueSupervisor:
+    def _start(self) -> Supervisor:
         backend = self.backends.get(self.backend_name)
         if backend is None:
             raise SessionError(
@@ -141,7 +146,7 @@ class InnovusSession:
             name=f"spilot-innovus-{self.worker}",
             secrets=self.secrets,
         )
-        supervisor: QueueSupervisor = backend.create(spec)  # type: ignore[assignment]
+        supervisor = backend.create(spec)
         try:
             supervisor.start()
             supervisor.wait_ready()

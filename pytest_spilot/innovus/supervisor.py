@@ -49,6 +49,14 @@ class Supervisor(Protocol):
 
     run_dir: Path
 
+    @property
+    def lost(self) -> str | None:
+        """Why the session was lost (set with a SESSION_LOST or TIMEOUT ack); None while usable.
+
+        A lost session takes no more requests: the owner starts a new one.
+        """
+        ...
+
     def start(self) -> None:
         """Create the run directory and start the session process (returns at once)."""
         ...

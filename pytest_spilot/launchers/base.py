@@ -6,7 +6,7 @@ import re
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import ClassVar, Protocol
+from typing import Protocol
 
 from pytest_spilot.core.state import JobHandle
 from pytest_spilot.redact import Redactor
@@ -68,7 +68,10 @@ class RunningJob(Protocol):
 class Launcher(Protocol):
     """Where and how a job runs (``location:`` in a validation names one)."""
 
-    name: ClassVar[str]
+    @property
+    def name(self) -> str:
+        """The name ``location:`` uses: a class's (``local``) or an instance's (a node, a grid)."""
+        ...
 
     def command_line(self, job: Job) -> list[str]:
         """The command line this launcher would run for ``job`` (shown by --spilot-plan)."""

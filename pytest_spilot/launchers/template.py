@@ -121,7 +121,7 @@ def expand(template: list[str], argv: list[str], fields: Mapping[str, object]) -
 class TemplateLauncher(LocalLauncher):
     """A launcher named by the site whose command line wraps the job in a submitter."""
 
-    name: str = "srun"  # type: ignore[misc]  # per instance here, a ClassVar elsewhere
+    name: str = "srun"  # type: ignore[misc]  # the site names each; LocalLauncher has a ClassVar
     template: list[str] = field(default_factory=lambda: list(BUILTIN_TEMPLATES["srun"]))
     fields: dict[str, object] = field(default_factory=dict)
     grace_s: float = 1.0

@@ -22,16 +22,18 @@ from pytest_spilot.librelane.flow_child import announce_steps, child_main, write
 def run(spec: dict[str, Any]) -> int:
     run_dir = Path(spec["run_dir"])
     try:
-        import librelane.logging
-        from librelane.config import InvalidConfig
-        from librelane.flows import Flow, FlowError, SequentialFlow
-        from librelane.steps import Step
+        # The defining modules: the packages re-export these names without an __all__.
+        from librelane.config.config import InvalidConfig
+        from librelane.flows.flow import Flow, FlowError
+        from librelane.flows.sequential import SequentialFlow
+        from librelane.logging.logger import options as log_options
+        from librelane.steps.step import Step
     except ImportError as exc:
         write_result(
             run_dir.parent, "error", f"librelane is not installed here: {exc}", "ImportError"
         )
         return 1
-    librelane.logging.options.set_show_progress_bar(False)
+    log_options.set_show_progress_bar(False)
     try:
         if spec.get("steps"):
             step_classes = [Step.factory.get(s) for s in spec["steps"]]

@@ -90,7 +90,8 @@ def metric_direction(name: str) -> MetricDirection | None:
     Per-corner names (``…__corner:X``) take their base metric's definition.
     """
     try:
-        from librelane.common.metrics import Metric  # the package's own definitions
+        # The package's own definitions (its metrics package re-exports Metric without __all__).
+        from librelane.common.metrics.metric import Metric
     except ImportError:
         return None
     base = name.split("__corner:", 1)[0].split("__macro:", 1)[0]

@@ -307,7 +307,8 @@ def _librelane_names() -> list[str]:
 
     names = list(DEFAULT_PROFILE)
     try:
-        from librelane.common.metrics import Metric
+        # Its defining module: the package re-exports it without marking it public for mypy.
+        from librelane.common.metrics.metric import Metric
     except ImportError:
         return names
     return names + list(getattr(Metric, "by_name", {}))

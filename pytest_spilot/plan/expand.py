@@ -7,30 +7,14 @@ import re
 from collections.abc import Iterator, Mapping, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any
+from typing import Any, TypeVar
 
-from pytest_spilot.errors import PlanError
-from pytest_spilot.plan.model import (
-    CommandGate,
-    CommandValidation,
-    InnovusValidation,
-    LibreLaneValidation,
-    NodeGate,
-    PythonGate,
-    Scalar,
-    Threshold,
-    ValidationFile,
-)
+from pytest_spilot.errors import PlanError, SpilotError
+from pytest_spilot.plan.model import Scalar, Threshold, ValidationBase, ValidationFile
 from pytest_spilot.yamlsource import Loc, YamlDocument, dotted
 
-AnyValidation = (
-    CommandValidation
-    | CommandGate
-    | NodeGate
-    | PythonGate
-    | InnovusValidation
-    | LibreLaneValidation
-)
+_Spec = TypeVar("_Spec", bound=ValidationBase)
+
 # Only these fields get matrix values substituted (never regexes or thresholds).
 SUBSTITUTED_FIELDS = ("run", "cwd", "env", "design", "args")
 
@@ -39,7 +23,9 @@ SUBSTITUTED_FIELDS = ("run", "cwd", "env", "design", "args")
 class PlannedValidation:
     """One runnable validation after matrix expansion; ``key`` is unique across the plan."""
 
-    spec: AnyValidation
+    # A built-in kind's model, a plugin runner's own, or a PluginValidation: which one depends
+    # on the registered kinds, so a runner narrows it with ``spec_as``.
+    spec: ValidationBase
     file: Path
     key: str
     id: str
@@ -68,6 +54,16 @@ class PlannedValidation:
     @property
     def matrix_env(self) -> dict[str, str]:
         return {f"SPILOT_MATRIX_{_env_name(k)}": str(v) for k, v in self.params.items()}
+
+    def spec_as(self, model: type[_Spec]) -> _Spec:
+        """``spec`` as the ``model`` its kind's runner reads; a SpilotError if it is another."""
+        if not isinstance(self.spec, model):
+            raise SpilotError(
+                f"{self.file}: {'gate' if self.is_gate else 'validation'} {self.id!r} of kind "
+                f"{self.spec.kind!r} reached a runner that reads {model.__name__}; the "
+                "registry maps each kind to the runner of its model, so one of them is miswired"
+            )
+        return self.spec
 
     def resolve(self, path: str) -> Path:
         return (self.base_dir / path).resolve()

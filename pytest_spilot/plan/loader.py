@@ -79,6 +79,8 @@ _EXPECTED = {
     "dict_type": "a mapping",
     "model_type": "a mapping",
 }
+# How a wrong value is shown: containers by their type (their repr could be long), others as is.
+_SHOWN: dict[type, str] = {dict: "a mapping", list: "a list"}
 
 
 def model_errors(
@@ -97,7 +99,7 @@ def model_errors(
         where = (doc.line_of(loc), dotted(loc))
         if where not in wrong_type:
             value = err.get("input")
-            shown = {dict: "a mapping", list: "a list"}.get(type(value), repr(value))
+            shown = _SHOWN.get(type(value), repr(value))
             wrong_type[where] = (shown, [])
             found.append(where)
         if expected not in wrong_type[where][1]:

@@ -3,13 +3,14 @@
 from __future__ import annotations
 
 import re
-from collections.abc import Mapping
+from collections.abc import Iterable, Mapping
 from pathlib import PurePosixPath
-from typing import TYPE_CHECKING, Annotated, Any, Literal, Union
+from typing import TYPE_CHECKING, Annotated, Any, Literal, TypeAlias, Union
 
 from pydantic import (
     AfterValidator,
     BaseModel,
+    BeforeValidator,
     ConfigDict,
     Discriminator,
     Field,
@@ -21,8 +22,11 @@ from pydantic import (
     field_validator,
     model_validator,
 )
+from pydantic_core import PydanticCustomError
 
+from pytest_spilot.backend_names import PSEUDO, SESSION_BACKENDS
 from pytest_spilot.errors import SpilotError
+from pytest_spilot.plan.defaults import beneath
 
 if TYPE_CHECKING:
     from pytest_spilot.yamlsource import YamlDocument
@@ -225,7 +229,15 @@ class Defaults(StrictModel):
     metrics: dict[str, MetricSpec] = Field(default_factory=dict)
 
 
+# The lists of ``defaults`` that an entry's own join (others it replaces, mappings merge).
+JOINED_DEFAULTS = ("markers", "secret_env")
+
+
 class ValidationBase(StrictModel):
+    if TYPE_CHECKING:
+        # Every model declares its own (a Literal, a plugin's model too): the union's tag.
+        kind: str
+
     name: Name
     markers: list[Name] = Field(default_factory=list)
     timeout_s: float = Field(1800, gt=0)
@@ -329,7 +341,13 @@ def _validation_union(models: Mapping[str, type[ValidationBase]]) -> Any:
     ]
 
 
-Validation = _validation_union(BUILTIN_MODELS)
+if TYPE_CHECKING:
+    # Statically: the built-in models, and a plugin kind's as PluginValidation stands for it.
+    Validation: TypeAlias = (
+        CommandValidation | InnovusValidation | LibreLaneValidation | PluginValidation
+    )
+else:
+    Validation = _validation_union(BUILTIN_MODELS)
 
 
 class _Required(StrictModel):
@@ -355,6 +373,30 @@ class PythonGate(ValidationBase, _Required):
     args: dict[str, Any] = Field(default_factory=dict, description="passed to the check")
 
 
+# The session backends a migration gate may name: the built-in ones, and the plugins' once the
+# registry is gathered (``use_session_backends``), as for the kinds.
+_session_backends: list[str] = list(SESSION_BACKENDS)
+
+
+def use_session_backends(names: Iterable[str]) -> None:
+    """Accept these session backends (a plugin's too) in the files read from now."""
+    _session_backends[:] = [*SESSION_BACKENDS, *(n for n in names if n not in SESSION_BACKENDS)]
+
+
+def _registered_session_backend(value: Any) -> Any:
+    if value not in _session_backends:
+        # The error a Literal of the names gives: files report it as "use one of ...".
+        *first, last = [repr(name) for name in _session_backends]
+        expected = f"{', '.join(first)} or {last}" if first else last
+        raise PydanticCustomError(
+            "literal_error", "Input should be {expected}", {"expected": expected}
+        )
+    return value
+
+
+SessionBackendName = Annotated[str, BeforeValidator(_registered_session_backend)]
+
+
 class MigrationGate(ValidationBase, _Required):
     """The Innovus migration checklist against a target backend, rolled into ready/blocked.
 
@@ -363,11 +405,11 @@ class MigrationGate(ValidationBase, _Required):
     """
 
     kind: Literal["migration"]
-    target: Literal["pseudo", "tcl", "real"] | None = Field(
+    target: SessionBackendName | None = Field(
         None, description="the backend judged (default: --spilot-backend, else the configured one)"
     )
-    reference: Literal["pseudo", "tcl", "real"] = Field(
-        "pseudo", description="the backend parity is judged against"
+    reference: SessionBackendName = Field(
+        PSEUDO, description="the backend parity is judged against"
     )
     design: str | None = Field(None, description="a design the skills run on, relative to the file")
     top: str | None = Field(None, description="the design's top cell (restoreDesign needs it)")
@@ -445,16 +487,8 @@ def apply_defaults(entry: Any, defaults: Defaults) -> Any:
     """Return ``entry`` with the file's defaults beneath it: mappings merged, markers joined."""
     if not isinstance(entry, dict):
         return entry
-    merged = dict(entry)
-    for key in defaults.model_fields_set:
-        value = getattr(defaults, key)
-        if key not in entry:
-            merged[key] = value
-        elif isinstance(value, dict) and isinstance(entry[key], dict):
-            merged[key] = {**value, **entry[key]}
-        elif key in ("markers", "secret_env") and isinstance(entry[key], list):
-            merged[key] = [*value, *(m for m in entry[key] if m not in value)]
-    return merged
+    given = {key: getattr(defaults, key) for key in defaults.model_fields_set}
+    return beneath(entry, given, JOINED_DEFAULTS)
 
 
 # Kinds that plugins' runners handle, by kind: set from the registry (``use_kinds``) before
@@ -484,7 +518,7 @@ def _generic_model(kind: str) -> type[PluginValidation]:
         f"{kind.title().replace('_', '').replace('-', '')}Validation",
         __base__=PluginValidation,
         __doc__=f"A validation of kind {kind!r}, run by a plugin's runner.",
-        kind=(Literal[kind], ...),  # type: ignore[valid-type]
+        kind=(Literal[kind], ...),
     )
 
 

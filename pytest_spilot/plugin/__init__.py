@@ -11,17 +11,20 @@ from typing import TYPE_CHECKING, Any
 import pytest
 
 from pytest_spilot import builtin_plugin, hookspecs
+from pytest_spilot.backend_names import SESSION_BACKENDS
 from pytest_spilot.core.gates import GateBoard
 from pytest_spilot.core.regressions import DEFAULT_MARGIN_PCT
 from pytest_spilot.core.release import Release
 from pytest_spilot.core.settings import SPILOT_DIR, Settings
 from pytest_spilot.core.store import ReleaseStore
 from pytest_spilot.errors import SpilotError
+from pytest_spilot.launchers.configured import check_node_names, configured_launchers
 from pytest_spilot.librelane.service import LibreLaneFlows
 from pytest_spilot.plan.loader import PLAN_SUFFIXES
 from pytest_spilot.plugin import remote
 from pytest_spilot.plugin.nodes import RELEASE_KEY, PlanFile, SpilotItem
 from pytest_spilot.plugin.secrets import ReportRedaction, process_secrets
+from pytest_spilot.project import INVENTORY_NAMES
 from pytest_spilot.redact import Redactor
 from pytest_spilot.registry import Registry
 from pytest_spilot.siteconfig import SiteConfig, load_site_config
@@ -36,6 +39,7 @@ if TYPE_CHECKING:
     from pytest_spilot.innovus.session import InnovusSession, SkillResult
     from pytest_spilot.launchers.base import Launcher
     from pytest_spilot.librelane.progress import Progress
+    from pytest_spilot.remote.node import NodePool
 
 FOLD_WARNINGS_KEY = pytest.StashKey[list[str]]()
 
@@ -101,7 +105,7 @@ def pytest_addoption(parser: pytest.Parser) -> None:
         "--spilot-backend",
         # Any registered backend is accepted (checked against the registry in configure);
         # the metavar shows the built-in ones.
-        metavar="{pseudo,tcl,real}",
+        metavar="{" + ",".join(SESSION_BACKENDS) + "}",
         help="backend of Innovus sessions (pseudo|tcl|real; default: [tool.spilot.innovus] "
         "backend, else tcl where tclsh exists, else pseudo) and of LibreLane flows (pseudo|real; "
         "tcl leaves flows on [tool.spilot.librelane] backend): 'real' switches both; or a "
@@ -171,7 +175,6 @@ def pytest_configure(config: pytest.Config) -> None:
             folded = ReleaseStore(settings.state_path, settings.version).fold()
             config.stash[FOLD_WARNINGS_KEY] = folded.warnings
         site = _site_config(config)
-        config.pluginmanager.register(SiteLaunchers(site), "spilot-site-launchers")
         nodes = remote.node_pool(
             config,
             remote.inventory_path(config, _plan_dirs(config)),
@@ -179,27 +182,24 @@ def pytest_configure(config: pytest.Config) -> None:
         )
         config.stash[remote.NODES_KEY] = nodes
         if nodes is not None:
-            remote.check_names(nodes.inventory, ["local", *(g.name for g in site.grid_launchers())])
-            config.pluginmanager.register(remote.NodeLaunchers(nodes), "spilot-node-launchers")
+            check_node_names(nodes.inventory, ["local", *(g.name for g in site.grid_launchers())])
+        config.pluginmanager.register(
+            ConfiguredLaunchers(site, nodes), "spilot-configured-launchers"
+        )
         secrets = process_secrets(site, nodes.inventory if nodes is not None else None)
         if nodes is not None:
             nodes.secrets = secrets
         config.pluginmanager.register(ReportRedaction(secrets), "spilot-report-redaction")
         registry = Registry.from_hook(config.hook)
-        backend = _check_backends(config, site, registry)
+        registry.check_backend(config.getoption("spilot_backend"))
+        site.check_backends(registry)
+        site = site.with_backend(config.getoption("spilot_backend"), registry)
         if folded is not None and folded.state is not None:
             from pytest_spilot.core.orphans import end_orphans
 
             # Before any job of this run starts: a crashed run's copy must not run beside it.
             config.stash[FOLD_WARNINGS_KEY] += end_orphans(folded.state, registry.launchers)
-        innovus = _innovus_session(
-            config,
-            settings,
-            site,
-            registry,
-            secrets,
-            backend if backend in registry.session_backends else None,
-        )
+        innovus = _innovus_session(config, settings, site, registry, secrets)
         run_id = getattr(config, "workerinput", {}).get("testrunuid") or uuid.uuid4().hex
         release = Release(
             settings,
@@ -207,11 +207,7 @@ def pytest_configure(config: pytest.Config) -> None:
             notify=lambda record: config.hook.pytest_spilot_validation_finished(record=record),
             innovus=innovus,
             librelane=LibreLaneFlows(
-                # An override that is a flow backend replaces the configured one; others
-                # (tcl, a plugin's session backend) leave flows on it.
-                site.librelane.model_copy(update={"backend": backend})
-                if backend in registry.flow_backends
-                else site.librelane,
+                site.librelane,
                 registry.flow_backends,
                 registry.launchers,
                 settings.runs_root / settings.version / "flows",
@@ -233,12 +229,9 @@ def pytest_configure(config: pytest.Config) -> None:
         from pytest_spilot.plugin.reporter import ReleaseReporter
 
         evidence = config.getoption("spilot_evidence")
+        fold_warnings: list[str] = config.stash.get(FOLD_WARNINGS_KEY, [])
         config.pluginmanager.register(
-            ReleaseReporter(
-                settings,
-                Path(evidence) if evidence else None,
-                config.stash.get(FOLD_WARNINGS_KEY, []),
-            ),
+            ReleaseReporter(settings, Path(evidence) if evidence else None, fold_warnings),
             "spilot-reporter",
         )
 
@@ -254,20 +247,6 @@ def pytest_unconfigure(config: pytest.Config) -> None:
         nodes.close()
 
 
-def _check_backends(config: pytest.Config, site: SiteConfig, registry: Registry) -> str | None:
-    """``--spilot-backend``, after checking it and the site's backends against the registry."""
-    backend: str | None = config.getoption("spilot_backend")
-    registry.check_backend(backend)
-    if site.innovus.backend != "auto":
-        registry.check_backend(
-            site.innovus.backend, "[tool.spilot.innovus] backend", registry.session_backends
-        )
-    registry.check_backend(
-        site.librelane.backend, "[tool.spilot.librelane] backend", registry.flow_backends
-    )
-    return backend
-
-
 def _site_config(config: pytest.Config) -> SiteConfig:
     path = config.getoption("spilot_config") or config.getini("spilot_config")
     return load_site_config(config.rootpath, config.rootpath / path if path else None)
@@ -279,7 +258,6 @@ def _innovus_session(
     site: SiteConfig,
     registry: Registry,
     secrets: Redactor,
-    backend: str | None,
 ) -> InnovusSession:
     from pytest_spilot.innovus.session import InnovusSession
 
@@ -296,7 +274,6 @@ def _innovus_session(
         registry.session_backends,
         registry.launchers,
         settings.runs_root / settings.version / "sessions",
-        backend=backend,
         worker=worker,
         licenses=slots,
         skill_dirs=[config.rootpath / d for d in cfg.skills],
@@ -332,15 +309,16 @@ class FlowProgressLine:
             reporter.write_line(f"[librelane] {progress.line()}")
 
 
-class SiteLaunchers:
-    """The grid submitters of the site configuration, offered through the launcher hook."""
+class ConfiguredLaunchers:
+    """The site's grid submitters and the inventory's nodes, offered through the launcher hook."""
 
-    def __init__(self, site: SiteConfig) -> None:
+    def __init__(self, site: SiteConfig, nodes: NodePool | None) -> None:
         self.site = site
+        self.nodes = nodes
 
     @pytest.hookimpl
     def pytest_spilot_launchers(self) -> list[Launcher]:
-        return list(self.site.grid_launchers())
+        return configured_launchers(self.site, self.nodes)
 
 
 def _plan_dirs(config: pytest.Config) -> list[Path]:
@@ -348,7 +326,7 @@ def _plan_dirs(config: pytest.Config) -> list[Path]:
 
 
 def pytest_collect_file(file_path: Path, parent: pytest.Collector) -> PlanFile | None:
-    if file_path.suffix not in PLAN_SUFFIXES or file_path.name in remote.INVENTORY_NAMES:
+    if file_path.suffix not in PLAN_SUFFIXES or file_path.name in INVENTORY_NAMES:
         return None
     under_plan_dir = any(file_path.is_relative_to(d) for d in _plan_dirs(parent.config))
     if under_plan_dir or parent.session.isinitpath(file_path):
@@ -428,6 +406,7 @@ def pytest_xdist_make_scheduler(config: pytest.Config, log: Producer) -> Schedul
 def innovus_session(request: pytest.FixtureRequest) -> Iterator[InnovusSession]:
     """This worker's Innovus session, started and ready; replaced after a crash, stopped last."""
     session = request.config.stash[RELEASE_KEY].innovus
+    assert session is not None, "pytest_configure gives every release its Innovus session"
     try:
         session.supervisor()
     except SpilotError as exc:

@@ -10,6 +10,7 @@ from pathlib import Path
 from typing import Any
 
 import pytest
+from _pytest._code.code import ExceptionRepr, TerminalRepr
 
 from pytest_spilot.core.acceptance import format_value
 from pytest_spilot.core.regressions import DEFAULT_MARGIN_PCT
@@ -35,7 +36,7 @@ class SpilotWarning(UserWarning):
     """A threshold with ``level: warning`` that was missed."""
 
 
-def _release(node: pytest.Node) -> Release:
+def _release(node: pytest.Item | pytest.Collector) -> Release:
     release: Release = node.config.stash[RELEASE_KEY]
     return release
 
@@ -76,7 +77,11 @@ class PlanFile(pytest.File):
             # Matrix entries share the entry's name; their items carry the values (item_id).
             yield ValidationNode.from_parent(self, name=validation.spec.name, validation=validation)
 
-    def repr_failure(self, excinfo: pytest.ExceptionInfo[BaseException]) -> Any:
+    def repr_failure(
+        self,
+        excinfo: pytest.ExceptionInfo[BaseException],
+        style: str | None = None,  # Node's signature; pytest gives collectors no style
+    ) -> str | TerminalRepr:
         if isinstance(excinfo.value, SpilotError):
             return str(excinfo.value)
         return super().repr_failure(excinfo)
@@ -200,15 +205,18 @@ class SpilotItem(pytest.Item):
         line = self.validation.line_of(self.validation.loc)
         return self.path, None if line is None else line - 1, self.nodeid.split("::", 1)[1]
 
-    def repr_failure(self, excinfo: pytest.ExceptionInfo[BaseException], style: Any = None) -> Any:
+    def repr_failure(
+        self, excinfo: pytest.ExceptionInfo[BaseException], style: str | None = None
+    ) -> str | TerminalRepr:
         rerun = f"re-run: {self.parent.rerun_command()}"
         if isinstance(excinfo.value, ValidationFailed | SpilotError):
             return f"{excinfo.value}\n{rerun}"
         report = super().repr_failure(excinfo)
-        if isinstance(report, str):
-            return f"{report}\n{rerun}"
-        report.addsection("re-run", rerun, sep="-")
-        return report
+        if isinstance(report, ExceptionRepr):
+            report.addsection("re-run", rerun, sep="-")
+            return report
+        # A string, or a repr without sections (a fixture lookup error's).
+        return f"{report}\n{rerun}"
 
     def _props(self, run: RunRecord) -> None:
         self.user_properties += [

@@ -1,29 +1,22 @@
-"""Remote nodes in pytest: the inventory's launchers, node parametrization, ``remote_node``."""
+"""Remote nodes in pytest: the inventory, node parametrization, ``remote_node``."""
 
 from __future__ import annotations
 
 import sys
 from pathlib import Path
-from typing import TYPE_CHECKING
 
 import pytest
 
 from pytest_spilot.errors import SpilotError
-from pytest_spilot.launchers.ssh import SshLauncher
 from pytest_spilot.project import INVENTORY_NAMES
 from pytest_spilot.remote.node import NodePool, RemoteNode
-
-# The inventory's models only where there is an inventory.
-if TYPE_CHECKING:
-    from pytest_spilot.launchers.base import Launcher
-    from pytest_spilot.remote.inventory import Inventory
 
 NODES_KEY = pytest.StashKey[NodePool | None]()
 
 
 def inventory_path(config: pytest.Config, plan_dirs: list[Path]) -> Path | None:
     """``--spilot-nodes`` (ini ``spilot_nodes``), else ``nodes.yaml`` beside the validations."""
-    given = config.getoption("spilot_nodes") or config.getini("spilot_nodes")
+    given: str | None = config.getoption("spilot_nodes") or config.getini("spilot_nodes")
     if given:
         return config.rootpath / given
     for folder in plan_dirs:
@@ -46,27 +39,6 @@ def node_pool(config: pytest.Config, path: Path | None, log_dir: Path) -> NodePo
         f"[spilot {worker}] {pool.secrets.text(text)}", file=sys.stderr, flush=True
     )
     return pool
-
-
-def check_names(inventory: Inventory, launchers: list[str]) -> None:
-    clash = sorted(set(inventory.nodes) & set(launchers))
-    if clash:
-        raise SpilotError(
-            f"{inventory.path}: node {clash[0]!r} has the name of a launcher "
-            f"({', '.join(sorted(launchers))}); rename the node: 'location:' must say which "
-            "one it means"
-        )
-
-
-class NodeLaunchers:
-    """Every inventory node as a launcher named like the node (``location: gpu2``)."""
-
-    def __init__(self, pool: NodePool) -> None:
-        self.pool = pool
-
-    @pytest.hookimpl
-    def pytest_spilot_launchers(self) -> list[Launcher]:
-        return [SshLauncher(self.pool.get(name)) for name in self.pool.inventory.nodes]
 
 
 @pytest.hookimpl

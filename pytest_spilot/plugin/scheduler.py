@@ -27,7 +27,8 @@ def validation_scope(nodeid: str) -> str:
     return nodeid
 
 
-class ValidationScopeScheduling(LoadScopeScheduling):
+# xdist ships no type information (ignore_missing_imports): its base class is Any to mypy.
+class ValidationScopeScheduling(LoadScopeScheduling):  # type: ignore[misc]
     """Work units are whole validations (run + thresholds); every other test is its own unit."""
 
     def __init__(self, config: pytest.Config, log: Producer | None = None) -> None:

@@ -109,7 +109,7 @@ class SshConnection:
                 node.port,
                 username=node.user,
                 pkey=pkey,
-                sock=sock,  # type: ignore[arg-type]
+                sock=sock,
                 timeout=node.connect_timeout_s,
                 banner_timeout=node.connect_timeout_s,
                 auth_timeout=node.connect_timeout_s,

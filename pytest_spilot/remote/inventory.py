@@ -14,6 +14,7 @@ from typing import Any
 from pydantic import BaseModel, ConfigDict, Field, PrivateAttr, ValidationError, model_validator
 
 from pytest_spilot.errors import PlanError, PlanErrors, SpilotError
+from pytest_spilot.plan.defaults import beneath
 from pytest_spilot.plan.loader import model_errors
 from pytest_spilot.plan.model import Name
 from pytest_spilot.yamlsource import load_yaml
@@ -111,7 +112,7 @@ class Inventory(BaseModel):
         nodes = {}
         for name, entry in data["nodes"].items():
             if isinstance(entry, dict):
-                entry = {**_beneath(entry, defaults), "name": str(name)}
+                entry = {**beneath(entry, defaults, JOINED_LISTS), "name": str(name)}
             nodes[name] = entry
         return {**data, "nodes": nodes}
 
@@ -131,19 +132,6 @@ class Inventory(BaseModel):
         """Nodes having every tag in ``tags`` (and, when given, one of ``names``)."""
         chosen = [self.node(n) for n in names] if names else list(self.nodes.values())
         return [n for n in chosen if set(tags or ()) <= set(n.tags)]
-
-
-def _beneath(entry: dict[str, Any], defaults: dict[str, Any]) -> dict[str, Any]:
-    merged = dict(entry)
-    for key, value in defaults.items():
-        mine = entry.get(key)
-        if key not in entry:
-            merged[key] = value
-        elif isinstance(value, dict) and isinstance(mine, dict):
-            merged[key] = {**value, **mine}
-        elif key in JOINED_LISTS and isinstance(value, list) and isinstance(mine, list):
-            merged[key] = [*value, *(x for x in mine if x not in value)]
-    return merged
 
 
 def load_inventory(path: Path) -> Inventory:

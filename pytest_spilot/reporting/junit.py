@@ -71,4 +71,6 @@ def state_to_junit(state: ReleaseState) -> str:
             properties |= {f"metric.{k}": format_value(v) for k, v in record.run.metrics.items()}
             properties |= {"exit_code": str(record.run.exit_code), "log": record.run.log}
         suites.append(TestSuite(record.key, cases, properties=properties))
-    return to_xml_report_string(suites, prettyprint=True, encoding="utf-8")
+    # junit_xml has no types: say what it returns (a str, as it is given an encoding).
+    report: str = to_xml_report_string(suites, prettyprint=True, encoding="utf-8")
+    return report

@@ -105,7 +105,7 @@ def _retries(validation: PlannedValidation) -> str:
 
 def _judged(threshold: Threshold, settings: Settings) -> str:
     """How a threshold is judged: level, tolerance, and the release a ratio is taken from."""
-    parts = [threshold.level]
+    parts: list[str] = [threshold.level]
     tolerance = threshold.tolerance
     parts.append(
         f"tolerance {format_value(tolerance)}" if tolerance is not None else "no tolerance"

@@ -10,6 +10,7 @@ from typing import TYPE_CHECKING, ClassVar, Protocol
 from pytest_spilot.core.state import JobHandle
 from pytest_spilot.launchers.base import Launcher
 from pytest_spilot.plan.expand import PlannedValidation
+from pytest_spilot.plan.model import Direction
 from pytest_spilot.redact import Redactor
 
 if TYPE_CHECKING:
@@ -50,7 +51,7 @@ class RunOutcome:
     location: str | None = None  # where it ran, when more precise than ``location:``
     transient: bool = False  # a failure that may pass when tried again (``retries``)
     job_id: str | None = None  # the batch system's job id
-    directions: Mapping[str, str] = field(default_factory=dict)  # from the tool's definitions
+    directions: Mapping[str, Direction] = field(default_factory=dict)  # from the tool's definitions
 
     @property
     def ok(self) -> bool:
@@ -62,8 +63,9 @@ class ValidationRunner(Protocol):
 
     A plugin's runner of a new kind may also declare ``model: ClassVar[type[ValidationBase]]``
     (``pytest_spilot.plan.model``, with ``kind: Literal["its kind"]``): its entries are then
-    checked against that model and ``validation.spec`` is one. Without it, an entry of the kind
-    takes any other keys, which the runner reads from ``validation.spec.model_extra``.
+    checked against that model and ``validation.spec`` is one (``validation.spec_as(model)``
+    gives it that type). Without it, an entry of the kind takes any other keys, which the
+    runner reads from ``validation.spec.model_extra``.
     """
 
     kind: ClassVar[str]

@@ -7,6 +7,7 @@ from typing import ClassVar
 from pytest_spilot.errors import SpilotError
 from pytest_spilot.launchers.base import Job, batch_job_name
 from pytest_spilot.plan.expand import PlannedValidation
+from pytest_spilot.plan.model import CommandValidation
 from pytest_spilot.runners.base import RunContext, RunOutcome
 
 
@@ -14,7 +15,7 @@ class CommandRunner:
     kind: ClassVar[str] = "command"
 
     def run(self, validation: PlannedValidation, ctx: RunContext) -> RunOutcome:
-        spec = validation.spec
+        spec = validation.spec_as(CommandValidation)  # a CommandGate is one too
         launcher = ctx.launchers.get(spec.location)
         if launcher is None:
             raise SpilotError(

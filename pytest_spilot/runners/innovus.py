@@ -14,6 +14,7 @@ from pytest_spilot.innovus.protocol import Ack
 from pytest_spilot.innovus.queue_supervisor import skill_script
 from pytest_spilot.innovus.session import InnovusSession
 from pytest_spilot.plan.expand import PlannedValidation
+from pytest_spilot.plan.model import InnovusValidation
 from pytest_spilot.runners.base import RunContext, RunOutcome
 
 REPORTS_DIR = "reports"
@@ -23,7 +24,7 @@ class InnovusRunner:
     kind: ClassVar[str] = "innovus"
 
     def run(self, validation: PlannedValidation, ctx: RunContext) -> RunOutcome:
-        spec = validation.spec
+        spec = validation.spec_as(InnovusValidation)
         pool: InnovusSession | None = ctx.innovus
         if pool is None:
             raise SpilotError(
@@ -83,7 +84,7 @@ def _steps(
     validation: PlannedValidation, pool: InnovusSession
 ) -> tuple[list[tuple[str, dict[str, object]]], SkillContract | None]:
     """The skills to request (restore_design first when a design is given), and the contract."""
-    spec = validation.spec
+    spec = validation.spec_as(InnovusValidation)
     where = f"{validation.file}: validation {validation.id!r}"
     skills = find_skills(pool.skill_dirs)
     if spec.skill not in skills:

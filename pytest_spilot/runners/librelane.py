@@ -7,6 +7,7 @@ from typing import ClassVar
 from pytest_spilot.errors import SpilotError
 from pytest_spilot.librelane.results import metric_direction
 from pytest_spilot.plan.expand import PlannedValidation
+from pytest_spilot.plan.model import LibreLaneValidation
 from pytest_spilot.runners.base import RunContext, RunOutcome
 
 
@@ -14,7 +15,7 @@ class LibreLaneRunner:
     kind: ClassVar[str] = "librelane"
 
     def run(self, validation: PlannedValidation, ctx: RunContext) -> RunOutcome:
-        spec = validation.spec
+        spec = validation.spec_as(LibreLaneValidation)
         flows = ctx.librelane
         if flows is None:
             raise SpilotError(

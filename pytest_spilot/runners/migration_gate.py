@@ -24,9 +24,9 @@ class MigrationGateRunner:
     starts_innovus_sessions: ClassVar[bool] = True
 
     def run(self, validation: PlannedValidation, ctx: RunContext) -> RunOutcome:
-        spec = validation.spec
+        spec = validation.spec_as(MigrationGate)
         pool = ctx.innovus
-        if pool is None or not isinstance(spec, MigrationGate):
+        if pool is None:
             raise SpilotError(
                 f"{validation.file}: gate {validation.id!r}: no Innovus sessions are "
                 "configured in this runner (the pytest plugin provides them)"

@@ -7,6 +7,7 @@ from typing import ClassVar
 
 from pytest_spilot.errors import SpilotError
 from pytest_spilot.plan.expand import PlannedValidation
+from pytest_spilot.plan.model import NodeGate
 from pytest_spilot.runners.base import RunContext, RunOutcome
 
 
@@ -14,7 +15,7 @@ class NodeGateRunner:
     kind: ClassVar[str] = "node"
 
     def run(self, validation: PlannedValidation, ctx: RunContext) -> RunOutcome:
-        name = getattr(validation.spec, "node", "")
+        name = validation.spec_as(NodeGate).node
         if ctx.nodes is None:
             raise SpilotError(
                 f"{validation.file}: gate {validation.id!r} checks node {name!r}, but there is "

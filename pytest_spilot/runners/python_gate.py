@@ -7,6 +7,7 @@ from typing import ClassVar
 
 from pytest_spilot.errors import SpilotError
 from pytest_spilot.plan.expand import PlannedValidation
+from pytest_spilot.plan.model import PythonGate
 from pytest_spilot.runners.base import RunContext, RunOutcome
 
 
@@ -14,7 +15,8 @@ class PythonGateRunner:
     kind: ClassVar[str] = "python"
 
     def run(self, validation: PlannedValidation, ctx: RunContext) -> RunOutcome:
-        name = getattr(validation.spec, "check", "")
+        spec = validation.spec_as(PythonGate)
+        name = spec.check
         check = ctx.gate_checks.get(name)
         if check is None:
             raise SpilotError(
@@ -24,7 +26,7 @@ class PythonGateRunner:
             )
         start = time.monotonic()
         try:
-            verdict = check.check(dict(getattr(validation.spec, "args", {})))
+            verdict = check.check(dict(spec.args))
         except Exception as exc:  # a broken check is this gate's failure, not the run's
             message = f"check {name!r} raised {type(exc).__name__}: {exc}"
             ok = False

@@ -4,10 +4,15 @@ from __future__ import annotations
 
 import shutil
 from pathlib import Path
+from typing import ClassVar
 
 import pytest
 
+from pytest_spilot.cli.doctor import doctor
 from pytest_spilot.cli.main import main
+from pytest_spilot.innovus.backends.pseudo import PseudoBackend
+from pytest_spilot.registry import Registry, plugin_manager
+from pytest_spilot.siteconfig import SiteConfig
 
 REPO = Path(__file__).resolve().parents[2]
 PDK = REPO / "fixtures" / "librelane" / "pdk" / "spilot130"
@@ -208,3 +213,81 @@ def test_doctor_checks_a_site_skill_on_the_backend_it_would_run(tmp_path: Path, 
         main(["doctor", "--root", str(tmp_path), "--backend", "tcl"])
         row = rows(capsys.readouterr().out)["skill power_health"]
         assert " ok " in row and str(own / "power_health.tcl") in row
+
+
+class SiteSessions(PseudoBackend):
+    """A plugin's session backend (the pseudo one under another name)."""
+
+    name: ClassVar[str] = "site_sessions"
+
+
+class SitePlugin:
+    @pytest.hookimpl
+    def pytest_spilot_session_backends(self) -> list[PseudoBackend]:
+        return [SiteSessions()]
+
+
+def test_doctor_runs_a_plugins_backend_as_pytest_would(tmp_path: Path) -> None:
+    """Resolved through the registry: a plugin's session backend is checked, flows stay put."""
+    manager = plugin_manager()
+    manager.register(SitePlugin(), "site")
+    registry = Registry.from_hook(manager.hook)
+    checks = {c.name: c for c in doctor(SiteConfig(), registry, None, backend="site_sessions")}
+    assert checks["innovus session (site_sessions) ready"].status == "ok"
+    assert checks["librelane backend"].detail == "pseudo (no toolchain needed)"
+
+
+SITE_PLUGIN = """
+import pluggy
+
+from pytest_spilot.innovus.backends.pseudo import PseudoBackend
+
+hookimpl = pluggy.HookimplMarker("pytest")
+
+
+class SiteSessions(PseudoBackend):
+    name = "site_sessions"
+
+
+@hookimpl
+def pytest_spilot_session_backends():
+    return [SiteSessions()]
+"""
+
+
+def test_the_command_accepts_an_installed_plugins_backend(
+    tmp_path: Path, capsys, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """A plugin installed with a ``spilot`` entry point, as a site would ship its backend."""
+    site = tmp_path / "site"
+    info = site / "spilot_site_backend-1.0.dist-info"
+    info.mkdir(parents=True)
+    (info / "METADATA").write_text(
+        "Metadata-Version: 2.1\nName: spilot-site-backend\nVersion: 1.0\n"
+    )
+    (info / "entry_points.txt").write_text("[spilot]\nsite = spilot_site_backend\n")
+    (site / "spilot_site_backend.py").write_text(SITE_PLUGIN)
+    monkeypatch.syspath_prepend(str(site))
+    project = tmp_path / "project"
+    project.mkdir()
+    assert main(["doctor", "--root", str(project), "--backend", "site_sessions"]) == 0
+    table = rows(capsys.readouterr().out)
+    assert " ok " in table["innovus session (site_sessions) ready"]
+
+
+def test_an_unregistered_backend_is_refused_with_the_known_ones(tmp_path: Path, capsys) -> None:
+    assert main(["doctor", "--root", str(tmp_path), "--backend", "reall"]) == 2
+    assert capsys.readouterr().err == (
+        "spilot: --backend 'reall' is not a registered backend; use one of pseudo, real, tcl, "
+        "or install the plugin that registers it (hooks pytest_spilot_session_backends, "
+        "pytest_spilot_flow_backends)\n"
+    )
+
+
+def test_a_site_backend_is_checked_as_pytest_checks_it(tmp_path: Path, capsys) -> None:
+    (tmp_path / "pyproject.toml").write_text('[tool.spilot.librelane]\nbackend = "tcl"\n')
+    assert main(["doctor", "--root", str(tmp_path), "--backend", "pseudo"]) == 2
+    assert capsys.readouterr().err.startswith(
+        "spilot: [tool.spilot.librelane] backend 'tcl' is not a registered backend; use one of "
+        "pseudo, real, or install"
+    )

@@ -46,6 +46,11 @@ def reaper_of(pid: int) -> int:
     raise AssertionError(f"pytest process {pid} has no reaper")
 
 
+def job_journalled(project: Path) -> bool:
+    journals = (project / ".spilot/o1.journal").glob("*.jsonl")
+    return any(b'"job_started"' in path.read_bytes() for path in journals)
+
+
 def test_a_resume_ends_the_job_a_dead_run_left_behind(pytester: pytest.Pytester) -> None:
     plan = pytester.makefile(".yaml", **{"validations/orphan": PLAN})
     argv = [sys.executable, "-m", "pytest", "-p", "no:randomly", "--spilot-version=o1"]
@@ -56,7 +61,11 @@ def test_a_resume_ends_the_job_a_dead_run_left_behind(pytester: pytest.Pytester)
     job = 0
     try:
         deadline = time.monotonic() + 30
-        while not (pid_file.is_file() and pid_file.read_text().strip()):
+        # The job can write its pid before the harness journals it (a loaded machine widens
+        # that window): the premise here is a journalled job, so wait for both.
+        while not (
+            pid_file.is_file() and pid_file.read_text().strip() and job_journalled(pytester.path)
+        ):
             assert first.poll() is None and time.monotonic() < deadline, "the job never started"
             time.sleep(0.05)
         job = int(pid_file.read_text())
