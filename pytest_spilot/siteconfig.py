@@ -11,7 +11,7 @@ import shutil
 import tomllib
 from collections.abc import Collection, Mapping
 from pathlib import Path
-from typing import TYPE_CHECKING, Annotated
+from typing import TYPE_CHECKING, Annotated, Literal
 
 from pydantic import BaseModel, ConfigDict, Field, ValidationError
 
@@ -118,6 +118,16 @@ class LibreLaneConfig(_Strict):
     )
     env: dict[str, str] = Field(default_factory=dict)
     launcher: str = "local"
+    runner: Literal["api", "cli"] = Field(
+        "api",
+        description="real backend: api (LibreLane's Python API in a child) or cli (its "
+        "command line, as engineers run it); a validation's runner overrides",
+    )
+    command: list[str] = Field(
+        default_factory=list,
+        description="runner cli: the librelane command, e.g. [librelane] or "
+        "[/tools/ll/bin/python, -m, librelane]; default: this Python's -m librelane",
+    )
 
     def resolved_backend(
         self, override: str | None = None, flow_backends: Collection[str] = FLOW_BACKENDS

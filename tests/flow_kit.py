@@ -14,6 +14,16 @@ FIXTURES = REPO / "fixtures" / "librelane"
 DESIGNS = FIXTURES / "designs"
 PDK = FIXTURES / "pdk" / "spilot130"
 TOOLS = FIXTURES / "bin"
+# What the CLI runner is told to run where the API runner runs its default steps: LibreLane's
+# command line runs named flows only.
+CLI_TO_SYNTHESIS = {"flow": "Classic", "to": "Checker.YosysSynthChecks"}
+
+
+def librelane_example(name: str) -> Path:
+    """An example design shipped inside the installed ``librelane`` package."""
+    spec = importlib.util.find_spec("librelane")
+    assert spec is not None and spec.origin is not None
+    return Path(spec.origin).parent / "examples" / name
 
 
 def require_real_librelane() -> None:

@@ -4,17 +4,18 @@ print the file formats."""
 from __future__ import annotations
 
 import argparse
-import os
 import sys
 from pathlib import Path
 
 from pytest_spilot.atomic import write_atomic
 from pytest_spilot.backend_names import SESSION_BACKENDS
+from pytest_spilot.cli import serve as serve_cmd
 from pytest_spilot.cli.doctor import doctor, render_checks
-from pytest_spilot.cli.rules import render_changes, tighten
+from pytest_spilot.cli.rules import add_orfs_arguments, run_tighten
 from pytest_spilot.cli.schema import FORMATS, json_schema
+from pytest_spilot.cli.site import site_redactor
 from pytest_spilot.core.regressions import DEFAULT_MARGIN_PCT, compare_states, render_table, to_json
-from pytest_spilot.core.settings import SPILOT_DIR, load_release, release_versions
+from pytest_spilot.core.settings import SPILOT_DIR, load_release, release_path, release_versions
 from pytest_spilot.core.state import ReleaseState
 from pytest_spilot.errors import SpilotError
 from pytest_spilot.innovus.contracts import SkillContract, contract_for, find_skills
@@ -27,24 +28,27 @@ from pytest_spilot.siteconfig import load_site_config
 
 
 def _report(args: argparse.Namespace) -> int:
-    state = _redacted(_load(args.state if args.state is not None else _latest()))
+    arg = args.state if args.state is not None else _latest()
+    secrets = site_redactor()
+    state = _redacted(_load(arg), secrets)
     if args.junit:
         write_atomic(args.junit, state_to_junit(state))
         print(f"wrote {args.junit}")
+    if args.html:
+        from pytest_spilot.live.report import write_report
+
+        document = release_path(arg, Path.cwd(), _state_dir())
+        write_report(document.parent, state.version, args.html, secrets, compare_with=args.compare)
+        print(f"wrote {args.html}")
     table = ReleaseTable.from_state(state)
     print(table.render([f"release {state.version}: {len(state.validations)} validations"]))
     failed = [r for r in table.rows.values() if r.result in ("failed", "error")]
     return 1 if failed else 0
 
 
-def _redacted(state: ReleaseState) -> ReleaseState:
+def _redacted(state: ReleaseState, secrets: Redactor) -> ReleaseState:
     """``state`` without the values of this site's secrets (a state written elsewhere, or by
     an older version, may hold them)."""
-    try:
-        secrets = load_site_config(Path.cwd()).secrets(os.environ)
-    except SpilotError as exc:
-        print(f"spilot: {exc}; redacting secret-looking variables only", file=sys.stderr)
-        secrets = Redactor((), os.environ)
     if not secrets.values:
         return state
     return ReleaseState.model_validate_json(secrets.text(state.model_dump_json()))
@@ -90,21 +94,23 @@ def _latest() -> str:
 def _compare(args: argparse.Namespace) -> int:
     old, new = _load(args.old), _load(args.new)
     changes = compare_states(old, new, args.margin / 100)
+    if args.markdown:
+        from pytest_spilot.reporting.markdown import compare_markdown
+
+        print(compare_markdown(changes, old.version, new.version), end="")
+        return 1 if any(c.failed for c in changes) else 0
     if not args.all:
         changes = [c for c in changes if c.verdict not in ("same", "no direction")]
     if args.json:
         print(to_json(changes))
     else:
         print(render_table(changes, f"release {old.version} -> {new.version}"))
-    return 1 if any(c.verdict == "regressed" for c in changes) else 0
+    # A regression LibreLane does not mark critical is reported, not failed (as in the run).
+    return 1 if any(c.failed for c in changes) else 0
 
 
 def _tighten(args: argparse.Namespace) -> int:
-    state = _load(args.state)
-    root = args.root.resolve()
-    changes = tighten(state, root, args.mode, args.clock_period, write=not args.dry_run)
-    print(render_changes(changes, root, wrote=not args.dry_run))
-    return 0
+    return run_tighten(args, _load)
 
 
 def _doctor(args: argparse.Namespace) -> int:
@@ -202,6 +208,15 @@ def build_parser() -> argparse.ArgumentParser:
         "default: the latest written under .spilot/",
     )
     report.add_argument("--junit", type=Path, metavar="OUT", help="write JUnit XML to OUT")
+    report.add_argument(
+        "--html",
+        type=Path,
+        metavar="OUT",
+        help="write one self-contained HTML page (the release and its history; opens offline)",
+    )
+    report.add_argument(
+        "--compare", metavar="OLD", help="with --html: include the comparison OLD -> this release"
+    )
     report.set_defaults(func=_report)
     compare = sub.add_parser(
         "compare", help="metrics of two releases side by side; exits 1 on a regression"
@@ -209,6 +224,9 @@ def build_parser() -> argparse.ArgumentParser:
     compare.add_argument("old", help="the earlier release: a state file or a version")
     compare.add_argument("new", help="the later release: a state file or a version")
     compare.add_argument("--json", action="store_true", help="print JSON instead of a table")
+    compare.add_argument(
+        "--markdown", action="store_true", help="print a table for a pull-request comment"
+    )
     compare.add_argument(
         "--margin",
         type=float,
@@ -261,6 +279,7 @@ def build_parser() -> argparse.ArgumentParser:
         default=Path("."),
         help="folder the state's file paths are relative to (pytest's rootdir; default .)",
     )
+    add_orfs_arguments(tighten_cmd)
     doc = sub.add_parser(
         "doctor",
         help="check this environment against the site configuration and the plan pytest would "
@@ -295,6 +314,11 @@ def build_parser() -> argparse.ArgumentParser:
     skills.add_argument("--config", type=Path, help="site configuration YAML (default: pyproject)")
     skills.add_argument("--root", type=Path, default=Path("."), help="project folder (default .)")
     skills.set_defaults(func=_skills)
+    serve = sub.add_parser(
+        "serve", help="the live page of the releases under DIR (default .spilot/)"
+    )
+    serve_cmd.add_arguments(serve)
+    serve.set_defaults(func=serve_cmd.run)
     schema = sub.add_parser("schema", help="print the JSON Schema of a file format")
     schema.add_argument("name", choices=sorted(FORMATS))
     schema.set_defaults(func=_schema)

@@ -10,23 +10,34 @@ The margin policy follows OpenROAD-flow-scripts' rule generator, per metric:
 Counts are rounded to integers (outwards: the rule never fails the run it came from), other
 values to three significant figures. Only the number after ``value:`` changes in the file;
 comments, order, quoting and layout stay as the user wrote them.
+
+With ``--orfs OUT.json`` the same policy writes one validation's rules as an
+OpenROAD-flow-scripts rules file instead (``{metric: {"value", "compare"}}``, what a
+validation's ``rules:`` reads): its thresholds (``acceptance`` and ``rules:``) and, when OUT
+exists, that file's rules, whose values are then the old ones the mode compares with. So
+``--orfs`` naming the validation's own ``rules:`` file updates it in place; without ``--orfs``
+only the YAML's ``value:`` numbers change, never a rules file.
 """
 
 from __future__ import annotations
 
+import argparse
 import math
 import re
 from collections import defaultdict
+from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Literal
 
 from pytest_spilot.atomic import write_atomic
 from pytest_spilot.core.acceptance import compare, format_value
-from pytest_spilot.core.state import ReleaseState
+from pytest_spilot.core.state import ReleaseState, ValidationRecord
 from pytest_spilot.errors import SpilotError
+from pytest_spilot.plan.expand import expand
 from pytest_spilot.plan.loader import load_validation_file
 from pytest_spilot.plan.model import Threshold, ValidationFile
+from pytest_spilot.plan.orfs_rules import load_rules, render_rules
 from pytest_spilot.reporting.table import columns
 from pytest_spilot.yamlsource import YamlDocument, load_yaml
 
@@ -200,3 +211,190 @@ def check_state(state: ReleaseState) -> None:
         raise SpilotError(
             f"release {state.version}: no validation passed; tighten rules from a good run"
         )
+
+
+# -- OpenROAD-flow-scripts rules files ------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class OrfsRules:
+    """An ORFS rules file computed from a good run: its entries and what changed."""
+
+    path: Path
+    validation: str
+    rules: dict[str, dict[str, object]]
+    changes: list[RuleChange]
+
+
+def tighten_orfs(
+    state: ReleaseState,
+    root: Path,
+    out: Path,
+    validation: str | None = None,
+    mode: Mode = "tighten",
+    period: float | None = None,
+    write: bool = True,
+) -> OrfsRules:
+    """One validation's rules, by the policy of ``tighten``, as the ORFS rules file ``out``."""
+    check_state(state)
+    passed = [
+        r
+        for r in state.validations.values()
+        if r.run is not None and r.run.outcome == "passed" and not r.gate
+    ]
+    names = sorted({r.name for r in passed})
+    if validation is None:
+        if len(names) != 1:
+            raise SpilotError(
+                f"release {state.version} holds {len(names)} passed validations "
+                f"({', '.join(names) or 'none'}); an ORFS rules file is one design's: name "
+                "one with --validation NAME"
+            )
+        validation = names[0]
+    records = [r for r in passed if validation in (r.name, r.id)]
+    if not records:
+        raise SpilotError(
+            f"release {state.version} has no passed run of validation {validation!r}; passed: "
+            f"{', '.join(names) or 'none'}"
+        )
+    # metric -> (compare, old value, level), in the order they are written.
+    rules: dict[str, tuple[str, float, str | None]] = {}
+    verbatim: dict[str, dict[str, object]] = {}  # entries spilot cannot judge, kept as they are
+    order: list[str] = []
+    if out.is_file():
+        old = load_rules(out)
+        order = list(old.entries)
+        for threshold in old.thresholds:
+            level = old.entries.get(threshold.metric, {}).get("level")
+            assert threshold.value is not None  # a rules file has no baseline ratios
+            rules[threshold.metric] = (threshold.op, threshold.value, _level(level))
+        verbatim = {metric: dict(old.entries[metric]) for metric, _ in old.skipped}
+    for threshold in _thresholds(root, records):
+        if threshold.value is not None and threshold.metric not in rules:
+            level = "warning" if threshold.level == "warning" else None
+            rules[threshold.metric] = (threshold.op, threshold.value, level)
+    if not rules and not verbatim:
+        raise SpilotError(
+            f"validation {validation!r} has no 'value:' thresholds (acceptance or rules:) and "
+            f"{out} does not exist: there is nothing to write rules for"
+        )
+    entries: dict[str, dict[str, object]] = {}
+    changes = []
+    for metric, (op, old_value, level) in rules.items():
+        value = old_value
+        measured = [r.run.metrics[metric] for r in records if r.run and metric in r.run.metrics]
+        earned = _earned(metric, op, old_value, measured, mode, period)
+        if earned is not None:
+            value, why = earned
+            changes.append(
+                RuleChange(
+                    out,
+                    validation,
+                    f"{metric}{op}{format_value(old_value)}",
+                    metric,
+                    old_value,
+                    value,
+                    why,
+                )
+            )
+        entries[metric] = {"value": value, "compare": op, "level": level}
+    # The old file's order (its string rules in place), then the plan's new ones.
+    entries = {m: verbatim.get(m) or entries[m] for m in [*order, *entries]}
+    if write:
+        out.parent.mkdir(parents=True, exist_ok=True)
+        write_atomic(out, render_rules(entries))
+    return OrfsRules(out, validation, entries, changes)
+
+
+def _earned(
+    metric: str,
+    op: str,
+    old: float,
+    measured: list[float],
+    mode: Mode,
+    period: float | None,
+) -> tuple[float, str] | None:
+    """The new value of one rule and why, or None where the mode keeps the old one."""
+    if not measured:
+        return None
+    worst = max(measured) if op in ("<", "<=") else min(measured)
+    earned = new_rule(metric, op, worst, period)
+    if earned is None or earned[0] == old:
+        return None
+    if mode == "tighten" and not _stricter(op, earned[0], old):
+        return None
+    if mode == "failing" and all(compare(v, op, old) for v in measured):
+        return None
+    return earned
+
+
+def _thresholds(root: Path, records: list[ValidationRecord]) -> list[Threshold]:
+    """The thresholds of the plan entries the records ran, in plan order, each metric once."""
+    found: dict[str, Threshold] = {}
+    for file in dict.fromkeys(r.file for r in records):
+        path = root / file
+        if not path.is_file():
+            continue
+        ids = {r.id for r in records if r.file == file}
+        for planned in expand(load_validation_file(path), path, file):
+            if planned.id in ids:
+                for threshold in planned.thresholds:
+                    found.setdefault(threshold.metric, threshold)
+    return list(found.values())
+
+
+def _level(level: object) -> str | None:
+    return "warning" if level == "warning" else None
+
+
+def render_orfs(result: OrfsRules, wrote: bool) -> str:
+    """The changes table (without its YAML wording) and what was written."""
+    table = render_changes(result.changes, result.path.parent, wrote).splitlines()
+    lines = table[:-1] if result.changes else []
+    verb = "wrote" if wrote else "would write (--dry-run)"
+    count = len(result.rules)
+    lines.append(
+        f"{verb} {result.path}: {count} rule{'s' if count != 1 else ''} of validation "
+        f"{result.validation!r}, {len(result.changes)} changed"
+    )
+    return "\n".join(lines)
+
+
+def add_orfs_arguments(parser: argparse.ArgumentParser) -> None:
+    """``--orfs OUT.json`` and ``--validation NAME`` of ``spilot rules tighten``."""
+    parser.add_argument(
+        "--orfs",
+        type=Path,
+        metavar="OUT",
+        help="write one validation's rules as an OpenROAD-flow-scripts rules file (read by a "
+        "validation's 'rules:'); an existing OUT gives the old values",
+    )
+    parser.add_argument(
+        "--validation",
+        metavar="NAME",
+        help="with --orfs: the validation (name or id) whose rules to write; needed when the "
+        "state holds more than one",
+    )
+
+
+def run_tighten(args: argparse.Namespace, load: Callable[[str], ReleaseState]) -> int:
+    """``spilot rules tighten``: the YAML thresholds, or with ``--orfs`` a rules file."""
+    state = load(args.state)
+    root = args.root.resolve()
+    write = not args.dry_run
+    orfs: Path | None = args.orfs
+    if orfs is not None:
+        result = tighten_orfs(
+            state,
+            root,
+            orfs,
+            args.validation,
+            args.mode,
+            args.clock_period,
+            write=write,
+        )
+        print(render_orfs(result, wrote=write))
+        return 0
+    changes = tighten(state, root, args.mode, args.clock_period, write=write)
+    print(render_changes(changes, root, wrote=write))
+    return 0

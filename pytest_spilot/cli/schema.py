@@ -13,7 +13,9 @@ from pytest_spilot.innovus.contracts import SkillContract
 from pytest_spilot.innovus.design import StandinDesign
 from pytest_spilot.innovus.evidence import EvidenceMatrix
 from pytest_spilot.innovus.protocol import Ack, Request
+from pytest_spilot.live.view import LiveMessage, ReportData
 from pytest_spilot.plan.model import ValidationFile, plugin_models, validation_file_model
+from pytest_spilot.plan.orfs_rules import OrfsRulesFile
 from pytest_spilot.registry import Registry, plugin_manager
 from pytest_spilot.remote.inventory import Inventory
 from pytest_spilot.siteconfig import SiteConfig
@@ -29,12 +31,15 @@ FORMATS: dict[str, type[BaseModel]] = {
     "design": StandinDesign,
     "nodes": Inventory,
     "evidence": EvidenceMatrix,
+    "live": LiveMessage,
+    "orfs-rules": OrfsRulesFile,
+    "report": ReportData,
 }
 
 
 # Formats the harness writes for others to read: their schema is of what is written
 # (with derived fields such as a validation's overall 'verdict').
-WRITTEN = {"state"}
+WRITTEN = {"state", "live", "report"}
 
 
 def json_schema(name: str, registry: Registry | None = None) -> str:

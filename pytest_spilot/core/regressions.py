@@ -4,17 +4,24 @@ A metric regresses when it moves the wrong way by more than its margin, a fracti
 baseline's magnitude (default 5 %): lower-is-better 100 -> 106 regresses, 100 -> 104 does not.
 From a baseline of 0 any worsening regresses (0 DRC errors -> 1). Unlike LibreLane's own
 compare, which only reports, a regression fails its test and ``spilot compare`` exits 1.
+
+How much a regression weighs follows LibreLane's metric library: a metric it marks
+``critical`` (violation counts, DRC and LVS errors, TNS/WNS) fails; one it defines without
+``critical`` (areas, power, worst slack) is a warning unless the validation says
+``noncritical_regressions: error``; a metric it does not define (a skill's, your own) fails as
+before. A rule's own ``level`` overrides both.
 """
 
 from __future__ import annotations
 
 import json
-from collections.abc import Mapping
-from dataclasses import asdict, dataclass
+from collections.abc import Callable, Mapping
+from dataclasses import asdict, dataclass, field
 from typing import Literal
 
 from pytest_spilot.core.acceptance import format_value
 from pytest_spilot.core.state import ReleaseState, RunRecord
+from pytest_spilot.plan.model import Level, RegressionRule
 from pytest_spilot.reporting.table import columns
 
 DEFAULT_MARGIN_PCT = 5.0  # allowed worsening, in percent of the baseline value
@@ -33,6 +40,16 @@ class MetricChange:
     direction: str | None
     margin: float
     verdict: ChangeVerdict
+    level: Level = "error"  # what a regression of it does: fail, or warn
+    why_level: str = field(default="", compare=False)
+
+    @property
+    def failed(self) -> bool:
+        return self.verdict == "regressed" and self.level == "error"
+
+    @property
+    def warned(self) -> bool:
+        return self.verdict == "regressed" and self.level == "warning"
 
     @property
     def change(self) -> str:
@@ -44,11 +61,14 @@ class MetricChange:
 
     def line(self) -> str:
         allowed = f"{self.margin:.0%}" if self.direction else "-"
-        return (
+        text = (
             f"{self.metric} {format_value(self.old)} -> {format_value(self.new)} "
             f"({self.change or 'n/a'}, "
             f"{self.direction or 'no direction'}, margin {allowed}): {self.verdict}"
         )
+        if self.warned:
+            text += f" (warning: {self.why_level})" if self.why_level else " (warning)"
+        return text
 
 
 def judge_change(old: float, new: float, direction: str | None, margin: float) -> ChangeVerdict:
@@ -63,14 +83,47 @@ def judge_change(old: float, new: float, direction: str | None, margin: float) -
     return "regressed" if worse_by > margin * abs(old) else "worse"
 
 
+LevelOf = Callable[[str], tuple[Level, str]]
+
+
+def regression_level(
+    metric: str,
+    rules: Mapping[str, RegressionRule] | None = None,
+    noncritical: Level = "warning",
+) -> tuple[Level, str]:
+    """What a regression of ``metric`` does, and why: see the module docstring."""
+    rule = (rules or {}).get(metric)
+    if rule is not None and rule.level is not None:
+        return rule.level, f"level {rule.level} in its regression rule"
+    # Imported here: every pytest process imports this module, LibreLane support only on use.
+    from pytest_spilot.librelane.results import metric_direction
+
+    known = metric_direction(metric)
+    if known is None:
+        return "error", ""
+    if known.critical:
+        return "error", "LibreLane marks it critical"
+    return noncritical, "not critical in LibreLane's metric library"
+
+
+def levels_for(rules: Mapping[str, RegressionRule], noncritical: Level = "warning") -> LevelOf:
+    """``regression_level`` for one validation's ``regressions`` and ``noncritical_regressions``."""
+    return lambda metric: regression_level(metric, rules, noncritical)
+
+
 def compare_runs(
     validation: str,
     old: RunRecord,
     new: RunRecord,
     default_margin: float = DEFAULT_MARGIN,
+    level_of: LevelOf | None = None,
 ) -> list[MetricChange]:
-    """Every metric of either run; directions and margins are the new run's."""
+    """Every metric of either run; directions and margins are the new run's.
+
+    ``level_of`` weighs each regression (default: LibreLane's ``critical``, nothing declared).
+    """
     directions: Mapping[str, str] = {**old.directions, **new.directions}
+    weigh = level_of or regression_level
     changes = []
     for metric in sorted({*old.metrics, *new.metrics}):
         direction = directions.get(metric)
@@ -80,8 +133,46 @@ def compare_runs(
             verdict: ChangeVerdict = "new" if before is None else "gone"
         else:
             verdict = judge_change(before, after, direction, margin)
-        changes.append(MetricChange(validation, metric, before, after, direction, margin, verdict))
+        level, why = weigh(metric) if verdict == "regressed" else ("error", "")
+        changes.append(
+            MetricChange(validation, metric, before, after, direction, margin, verdict, level, why)
+        )
     return changes
+
+
+RegressionOutcome = Literal["passed", "failed", "warning"]
+
+
+@dataclass(frozen=True)
+class RegressionSummary:
+    """A run's regressions verdict: failed on an error-level regression, warning on others."""
+
+    outcome: RegressionOutcome
+    message: str
+    failed: list[str]  # metrics whose regression fails
+    warned: list[str]  # metrics whose regression is reported only
+
+
+def summarize(changes: list[MetricChange], baseline: str) -> RegressionSummary:
+    """The verdict of ``changes`` against the baseline release named ``baseline``."""
+    failed = [c.metric for c in changes if c.failed]
+    warned = [c.metric for c in changes if c.warned]
+
+    def count(names: list[str]) -> str:
+        return f"{len(names)} metric{'s' if len(names) != 1 else ''}"
+
+    if failed:
+        message = f"{count(failed)} regressed against the baseline {baseline}"
+        if warned:
+            message += f" ({count(warned)} more as warnings)"
+        return RegressionSummary("failed", message, failed, warned)
+    if warned:
+        message = (
+            f"{count(warned)} regressed against the baseline {baseline}, none critical: "
+            "reported as warnings (noncritical_regressions: error makes them fail)"
+        )
+        return RegressionSummary("warning", message, failed, warned)
+    return RegressionSummary("passed", f"no regression against the baseline {baseline}", [], [])
 
 
 def compare_states(
@@ -106,14 +197,24 @@ def render_table(changes: list[MetricChange], title: str) -> str:
             format_value(c.new),
             c.change,
             c.direction or "-",
-            c.verdict.upper() if c.verdict == "regressed" else c.verdict,
+            _shown_verdict(c),
         )
         for c in changes
     ]
     lines = [title, *columns(header, rows)]
     regressed = sum(c.verdict == "regressed" for c in changes)
-    lines.append(f"{regressed} regression{'s' if regressed != 1 else ''} in {len(changes)} metrics")
+    summary = f"{regressed} regression{'s' if regressed != 1 else ''} in {len(changes)} metrics"
+    warned = sum(c.warned for c in changes)
+    if warned:
+        summary += f" ({warned} not critical: warnings)"
+    lines.append(summary)
     return "\n".join(lines)
+
+
+def _shown_verdict(change: MetricChange) -> str:
+    if change.warned:
+        return "regressed (warning)"
+    return change.verdict.upper() if change.verdict == "regressed" else change.verdict
 
 
 def to_json(changes: list[MetricChange]) -> str:

@@ -7,19 +7,28 @@ from collections.abc import Callable
 from typing import TYPE_CHECKING
 
 from pytest_spilot.core.acceptance import judge
-from pytest_spilot.core.execution import execute, run_dir_for
+from pytest_spilot.core.execution import LOG_NAME, execute, run_dir_for
 from pytest_spilot.core.journal import (
     GateDecided,
     JobStarted,
     RegressionJudged,
     RunFinished,
+    RunSkipped,
     RunStarted,
+    RunWaiting,
     StepProgress,
     ThresholdJudged,
     ToolSeen,
+    ValidationsPlanned,
 )
 from pytest_spilot.core.provenance import tool_probe, tool_version
-from pytest_spilot.core.regressions import DEFAULT_MARGIN, MetricChange, compare_runs
+from pytest_spilot.core.regressions import (
+    DEFAULT_MARGIN,
+    MetricChange,
+    compare_runs,
+    levels_for,
+    summarize,
+)
 from pytest_spilot.core.settings import Settings
 from pytest_spilot.core.state import (
     Progress,
@@ -92,6 +101,9 @@ class Release:
             folded = self.store.read()
             self._previous, self.warnings = folded.state, folded.warnings
         self._baseline = settings.load_baseline()
+        self._skipped: set[str] = set()
+        if innovus is not None:
+            innovus.on_wait = self._wait_for_slot
 
     def close(self) -> None:
         """Sync and close this process's journal (results after this open a new file)."""
@@ -104,11 +116,33 @@ class Release:
         record = self._previous.validations.get(validation.key)
         return record if record is not None and record.passed else None
 
-    def run(self, validation: PlannedValidation) -> RunRecord:
+    def planned(self, validations: list[PlannedValidation], session: str) -> None:
+        """Journal what this test run will run (once per test run: live views show the queue)."""
+        infos = [self._info(v) for v in validations]
+        self.journal.write(ValidationsPlanned(session=session, validations=infos))
+
+    def skipped(self, validation: PlannedValidation, reason: str) -> None:
+        """Journal that the validation will not run in this test run (once per validation)."""
+        if validation.key not in self._skipped:
+            self._skipped.add(validation.key)
+            self.journal.write(RunSkipped(key=validation.key, reason=reason))
+
+    def waiting(self, validation: PlannedValidation, waiting_for: str) -> None:
+        """Journal that the validation waits before its job can start ("" once it no longer)."""
+        self.journal.write(
+            RunWaiting(key=validation.key, worker=self.worker, waiting_for=waiting_for)
+        )
+
+    def _wait_for_slot(self, message: str) -> None:
+        if self._running is not None:
+            key = self._running[0]
+            self.journal.write(RunWaiting(key=key, worker=self.worker, waiting_for=message))
+
+    def run(self, validation: PlannedValidation, rerun: str = "") -> RunRecord:
         """Run the validation's job once and journal the run (earlier verdicts are dropped).
 
         A gate runs once per test run across all processes sharing the gate board; the
-        others get its record.
+        others get its record. ``rerun`` is the command line that runs it again.
         """
         if validation.is_gate and self.gates is not None:
             if (
@@ -124,29 +158,33 @@ class Release:
                 # a session this process holds while it evaluates, or waits for, the gate
                 # could take the last slot from it (and deadlock across workers).
                 self.innovus.close()
-            run, evaluated = self.gates.record(validation.key, lambda: self._run(validation))
+            run, evaluated = self.gates.record(validation.key, lambda: self._run(validation, rerun))
             if evaluated:
                 self.journal.write(
                     GateDecided(key=validation.key, outcome=run.outcome, message=run.message)
                 )
             return run
-        return self._run(validation)
+        return self._run(validation, rerun)
 
     def _runner(self, validation: PlannedValidation) -> object:
         return self.registry.runners.get(validation.spec.kind)
 
     def failed_gate(
-        self, gates: list[PlannedValidation]
+        self, gates: list[PlannedValidation], waiting: PlannedValidation | None = None
     ) -> tuple[PlannedValidation, RunRecord] | None:
-        """The first of ``gates`` that is required and fails (evaluating it if no one has)."""
+        """The first of ``gates`` that is required and fails (evaluating it if no one has);
+        ``waiting`` is the validation that waits for them meanwhile."""
         for gate in gates:
             if gate.required:
+                board = self.gates
+                if waiting is not None and board is not None and not board.decided(gate.key):
+                    self.waiting(waiting, f"gate {gate.id}")
                 record = self.run(gate)
                 if record.outcome != "passed":
                     return gate, record
         return None
 
-    def _run(self, validation: PlannedValidation) -> RunRecord:
+    def _run(self, validation: PlannedValidation, rerun: str = "") -> RunRecord:
         run_dir = run_dir_for(self.settings.runs_root, self.settings.version, validation)
         info = self._info(validation)
         started = now()
@@ -158,6 +196,8 @@ class Release:
                 worker=self.worker,
                 host=self._host,
                 location=str(getattr(validation.spec, "location", validation.spec.kind)),
+                log=str(run_dir / LOG_NAME),
+                rerun=rerun,
             )
         )
         self._running = (info.key, started)
@@ -245,17 +285,15 @@ class Release:
                 message=f"not in the baseline release {self._baseline.version}; nothing to compare",
             )
         else:
-            changes = compare_runs(validation.id, earlier.run, run, margin)
-            regressed = [c for c in changes if c.verdict == "regressed"]
+            spec = validation.spec
+            level_of = levels_for(spec.regressions, spec.noncritical_regressions)
+            changes = compare_runs(validation.id, earlier.run, run, margin, level_of=level_of)
+            summary = summarize(changes, self._baseline.version)
             verdict = RegressionRecord(
-                outcome="failed" if regressed else "passed",
-                message=(
-                    f"{len(regressed)} metric{'s' if len(regressed) > 1 else ''} regressed "
-                    f"against the baseline {self._baseline.version}"
-                    if regressed
-                    else f"no regression against the baseline {self._baseline.version}"
-                ),
-                regressed=[c.metric for c in regressed],
+                outcome=summary.outcome,
+                message=summary.message,
+                regressed=[c.metric for c in changes if c.verdict == "regressed"],
+                warned=summary.warned,
                 changes=[c.line() for c in changes],
             )
         record = self._update(self._record_of(validation, run).key, regressions=verdict)

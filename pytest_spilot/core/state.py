@@ -82,9 +82,13 @@ class RunRecord(_Record):
 class RegressionRecord(_Record):
     """The ``regressions`` verdict of one run against the baseline release."""
 
-    outcome: Literal["passed", "failed"]
+    outcome: Literal["passed", "failed", "warning"]
     message: str = ""
     regressed: list[str] = Field(default_factory=list, description="metrics that regressed")
+    warned: list[str] = Field(
+        default_factory=list,
+        description="of those, the ones whose regression only warns (not LibreLane-critical)",
+    )
     changes: list[str] = Field(default_factory=list, description="one line per compared metric")
     finished: datetime = Field(default_factory=now)
 

@@ -264,9 +264,9 @@ def read_release(
     except OSError:  # a shared release area this user may read but not write
         folded = store.read()
     for warning in folded.warnings:
-        (warn or _to_stderr)(warning)
+        (warn or warn_on_stderr)(warning)
     return folded.state
 
 
-def _to_stderr(text: str) -> None:
+def warn_on_stderr(text: str) -> None:
     print(f"spilot: warning: {text}", file=sys.stderr)

@@ -82,6 +82,9 @@ class InnovusSession:
         self.licenses = licenses
         self.skill_dirs = skill_dirs or []
         self.say = say
+        # Told "waiting for ..." when a start has to wait for a licence slot, then "" once it
+        # has one (the release journals both, for the live view).
+        self.on_wait: Callable[[str], None] | None = None
         self.started = 0
         self._current: Supervisor | None = None
         self._slot: FileLock | None = None
@@ -137,7 +140,17 @@ class InnovusSession:
         self.started += 1
         run_dir = self.sessions_root / f"{self.worker}-{self.started:02d}"
         if self.licenses is not None:
-            self._slot = self.licenses.acquire(on_wait=self.say)
+            waited: list[str] = []
+
+            def wait(message: str) -> None:
+                waited.append(message)
+                for tell in (self.say, self.on_wait):
+                    if tell is not None:
+                        tell(message)
+
+            self._slot = self.licenses.acquire(on_wait=wait)
+            if waited and self.on_wait is not None:
+                self.on_wait("")
         spec = SessionSpec(
             run_dir=run_dir,
             config=self.config,

@@ -19,7 +19,6 @@ from pytest_spilot.core.state import JobHandle
 from pytest_spilot.launchers.base import NOT_FOUND_EXIT_CODE, TIMEOUT_EXIT_CODE, Job, Launcher
 from pytest_spilot.launchers.local import LocalLauncher
 from pytest_spilot.librelane.backends.base import FlowBackend, FlowRequest
-from pytest_spilot.librelane.config import write_config
 from pytest_spilot.librelane.flow_child import read_result, read_steps
 from pytest_spilot.librelane.progress import FlowLogFollower, Progress, ProgressFile
 from pytest_spilot.librelane.results import artifacts, read_run_metrics
@@ -73,8 +72,9 @@ class FlowRunner:
     ) -> FlowResult:
         if run_root.exists():
             shutil.rmtree(run_root)
+        run_root.mkdir(parents=True)
         flow_dir = run_root / FLOW_DIR
-        config_path = write_config(request.config, request.design_dir, run_root)
+        config_path = request.config.config_file(run_root)
         argv = self.backend.command(request, flow_dir, config_path)
         progress_file = ProgressFile(run_root)
 
@@ -90,7 +90,7 @@ class FlowRunner:
             timeout_s=request.timeout_s,
             # Without a terminal rich wraps flow.log's lines at 80 columns.
             env={"COLUMNS": "200", "SPILOT_PYTHON": sys.executable, **request.env},
-            name=f"librelane-{request.config.get('DESIGN_NAME', 'design')}",
+            name=f"librelane-{request.config.name}",
             secrets=self.secrets,
             on_start=on_start,
         )

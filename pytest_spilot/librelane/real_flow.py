@@ -1,8 +1,9 @@
 """The real LibreLane, driven through its Python API in a child process.
 
 ``python -m pytest_spilot.librelane.real_flow SPEC.json``; SPEC: ``run_dir`` (LibreLane's
-run folder; the spilot files go beside it), ``config`` (path of the config file),
-``design_dir``, ``pdk_root``, ``pdk``, ``scl``, and either ``flow`` (a flow name, e.g.
+run folder; the spilot files go beside it), ``config`` (path of the config file LibreLane
+loads as it is), ``overrides`` (``KEY=VALUE`` strings LibreLane applies on top, as its CLI's
+``-c``), ``design_dir``, ``pdk_root``, ``pdk``, ``scl``, and either ``flow`` (a flow name, e.g.
 ``Classic``) or ``steps`` (step ids for a sequential flow), with optional ``frm``, ``to``,
 ``skip``. Announces the step list in ``spilot-steps.json`` first, writes
 ``spilot-result.json`` last. Exit codes as LibreLane's
@@ -52,6 +53,7 @@ def run(spec: dict[str, Any]) -> int:
             pdk=spec.get("pdk"),
             scl=spec.get("scl"),
             design_dir=spec["design_dir"],
+            config_override_strings=spec.get("overrides") or [],
         )
         kwargs = {k: spec[k] for k in ("frm", "to", "skip") if spec.get(k)}
         flow.start(tag=run_dir.name, overwrite=True, _force_run_dir=str(run_dir), **kwargs)
@@ -60,7 +62,8 @@ def run(spec: dict[str, Any]) -> int:
         return 2
     except InvalidConfig as exc:
         detail = "; ".join(str(e) for e in getattr(exc, "errors", [])) or str(exc)
-        write_result(run_dir.parent, "error", f"invalid configuration: {detail}", "InvalidConfig")
+        message = f"{spec['config']}: LibreLane rejects this configuration: {detail}"
+        write_result(run_dir.parent, "error", message, "InvalidConfig")
         return 1
     except Exception as exc:
         traceback.print_exc()

@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import json
 import math
+from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass
 from decimal import Decimal
 from pathlib import Path
@@ -55,12 +56,77 @@ def read_run_metrics(run_dir: Path) -> tuple[dict[str, float], str]:
     """
     final = run_dir / FINAL_METRICS
     if final.is_file():
-        return flatten_metrics(_load(final)), str(final)
+        return aggregate_metrics(flatten_metrics(_load(final))), str(final)
     for step in reversed(step_dirs(run_dir) if run_dir.is_dir() else []):
         state = step / "state_out.json"
         if state.is_file():
-            return flatten_metrics(_load(state).get("metrics", {})), str(state)
+            return aggregate_metrics(flatten_metrics(_load(state).get("metrics", {}))), str(state)
     return {}, ""
+
+
+def aggregate_metrics(metrics: Mapping[str, float]) -> dict[str, float]:
+    """``metrics`` with the aggregate of every LibreLane metric that has only modified values.
+
+    LibreLane defines, per metric, how its ``name__corner:X`` (and other ``key:value``
+    modifier) values combine into ``name``: the worst case (min of slacks, max of drops, the
+    sum of violation counts), skipping the modifiers of ``dont_aggregate`` (routing
+    iterations). Its steps store the aggregate beside the corners; where a run left only the
+    corners (a failed run's last step, a custom step), it is made here by that definition, so a
+    threshold or a regression on the plain name judges the worst corner. A value the run wrote
+    itself is kept. Without ``librelane`` installed nothing is added.
+    """
+    definitions = _definitions()
+    if not definitions:
+        return dict(metrics)
+    values: dict[str, tuple[_Aggregator, list[float]]] = {}
+    for name, value in metrics.items():
+        base, modifiers = _modifiers(name)
+        aggregator, dont_aggregate = definitions.get(base, (None, set()))
+        if not modifiers or aggregator is None or {k for k, _ in modifiers} & dont_aggregate:
+            continue
+        # Into the plain name and each prefix short of the full name, as LibreLane does.
+        prefix = base
+        for key, modifier in modifiers:
+            values.setdefault(prefix, (aggregator, []))[1].append(value)
+            prefix += f"__{key}:{modifier}"
+    out = dict(metrics)
+    for name, ((start, reduce), found) in values.items():
+        if name in out:
+            continue
+        total = float(start)
+        for value in found:
+            total = float(reduce([total, value]))
+        if math.isfinite(total):
+            out[name] = total
+    return out
+
+
+_Aggregator = tuple[float, Callable[[Iterable[float]], float]]
+
+
+def _definitions() -> dict[str, tuple[_Aggregator | None, set[str]]]:
+    """LibreLane's metrics: name to (aggregator, modifiers never aggregated); {} without it."""
+    try:
+        from librelane.common.metrics.metric import Metric
+    except ImportError:
+        return {}
+    return {
+        name: (
+            getattr(metric, "aggregator", None),
+            set(getattr(metric, "dont_aggregate", None) or ()),
+        )
+        for name, metric in getattr(Metric, "by_name", {}).items()
+    }
+
+
+def _modifiers(name: str) -> tuple[str, list[tuple[str, str]]]:
+    """``timing__setup__ws__corner:tt`` -> (``timing__setup__ws``, [(corner, tt)]), in order."""
+    parts = name.split("__")
+    modifiers: list[tuple[str, str]] = []
+    while len(parts) > 1 and ":" in parts[-1]:
+        key, value = parts.pop().split(":", 1)
+        modifiers.insert(0, (key, value))
+    return "__".join(parts), modifiers
 
 
 def artifacts(run_dir: Path) -> list[Path]:

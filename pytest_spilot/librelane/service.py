@@ -5,7 +5,7 @@ from __future__ import annotations
 import itertools
 from collections.abc import Callable, Mapping
 from pathlib import Path
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, Literal
 
 from pytest_spilot.backend_names import PSEUDO
 from pytest_spilot.errors import SpilotError
@@ -60,13 +60,18 @@ class LibreLaneFlows:
         skip: list[str] | None = None,
         timeout: float = 1800.0,
         config: Mapping[str, Any] | None = None,
+        runner: Literal["api", "cli"] | None = None,
         pseudo: Mapping[str, Any] | None = None,
         run_root: Path | None = None,
         on_start: Callable[[JobHandle], None] | None = None,
     ) -> FlowResult:
-        """Run a flow on ``design`` (a folder); ``config`` adds LibreLane variables.
+        """Run a flow on ``design`` (a folder, or a config file in one); ``config`` adds
+        LibreLane variables.
 
-        ``on_start`` is told how to find the flow's job once it started (see ``Job``).
+        ``runner`` (default: the site's) runs the real LibreLane through its Python API or its
+        command line, which runs named flows only (``flow``, else the config's ``meta.flow``,
+        else Classic; cut with ``frm``/``to``/``skip``). ``on_start`` is told how to find the
+        flow's job once it started (see ``Job``).
         """
         from pytest_spilot.librelane.backends.base import LINT_TO_SYNTHESIS, FlowRequest
         from pytest_spilot.librelane.config import design_config, resolve_pdk
@@ -84,11 +89,18 @@ class LibreLaneFlows:
                 f"[tool.spilot.librelane] launcher {self.config.launcher!r} is not known "
                 f"(known: {', '.join(sorted(self.launchers))})"
             )
-        design_dir = Path(design)
+        loaded = design_config(Path(design), preset=preset, extra=config)
+        design_dir = loaded.design_dir
+        runner = runner or self.config.runner
+        if runner == "cli" and steps:
+            raise SpilotError(
+                f"LibreLane's command line runs named flows, not a list of steps (steps: "
+                f"{', '.join(steps)}); name a flow with from/to/skip, or use runner: api"
+            )
         pdk_text = pdk or self.config.pdk
         request = FlowRequest(
             design_dir=design_dir,
-            config=design_config(design_dir, preset=preset, extra=config),
+            config=loaded,
             # The pseudo backend needs no PDK: a missing one only matters for real runs.
             pdk=resolve_pdk(pdk_text, self.config.pdk_root)
             if self.backend_name != PSEUDO
@@ -101,11 +113,13 @@ class LibreLaneFlows:
             timeout_s=timeout,
             env=flow_env([str(self.root / p) for p in self.config.path_prepend], self.config.env),
             pseudo=dict(pseudo or {}),
+            runner=runner,
+            cli_command=tuple(self.config.command),
         )
         if run_root is None:
             run_root = self.runs_root / f"{design_dir.name}-{next(self._count):03d}"
-        runner = FlowRunner(backend, launcher, self.on_progress, self.secrets)
-        return runner.run(request, run_root, on_start)
+        flow_runner = FlowRunner(backend, launcher, self.on_progress, self.secrets)
+        return flow_runner.run(request, run_root, on_start)
 
 
 def _maybe_pdk(pdk: str, pdk_root: str | None) -> Any:

@@ -38,11 +38,13 @@ def check_plan_file(path: Path, skill_dirs: Iterable[Path] = ()) -> list[PlanErr
     """Every problem of one validation file, as collection reports it (for ``spilot doctor``)."""
     try:
         plan = load_validation_file(path)
+        # Expanding reads what the file refers to (a rules file): its errors are the file's.
+        planned = list(expand(plan, path, path.as_posix()))
     except PlanErrors as exc:
         return list(exc.errors)
     except PlanError as exc:
         return [exc]
-    return plan_problems(list(expand(plan, path, path.as_posix())), skill_dirs)
+    return plan_problems(planned, skill_dirs)
 
 
 def plan_problems(

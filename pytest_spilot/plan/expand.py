@@ -11,12 +11,13 @@ from typing import Any, TypeVar
 
 from pytest_spilot.errors import PlanError, SpilotError
 from pytest_spilot.plan.model import Scalar, Threshold, ValidationBase, ValidationFile
+from pytest_spilot.plan.orfs_rules import RulesFile, load_rules
 from pytest_spilot.yamlsource import Loc, YamlDocument, dotted
 
 _Spec = TypeVar("_Spec", bound=ValidationBase)
 
 # Only these fields get matrix values substituted (never regexes or thresholds).
-SUBSTITUTED_FIELDS = ("run", "cwd", "env", "design", "args")
+SUBSTITUTED_FIELDS = ("run", "cwd", "env", "design", "args", "rules")
 
 
 @dataclass(frozen=True)
@@ -36,6 +37,9 @@ class PlannedValidation:
     # found after loading (an unregistered marker, a warning) point into the YAML too.
     loc: Loc = ()
     source: YamlDocument | None = field(default=None, compare=False, repr=False)
+    # The entries of its ``rules:`` file, as thresholds; those on a metric that ``acceptance``
+    # also names are left out (the validation's own word wins), in ``rules_overridden``.
+    rules: RulesFile | None = field(default=None, compare=False, repr=False)
 
     @property
     def base_dir(self) -> Path:
@@ -49,7 +53,23 @@ class PlannedValidation:
 
     @property
     def thresholds(self) -> list[Threshold]:
-        return list(self.spec.acceptance)
+        """``acceptance``, then the ``rules:`` file's entries on the metrics it leaves."""
+        return [*self.spec.acceptance, *self.rule_thresholds]
+
+    @property
+    def rule_thresholds(self) -> list[Threshold]:
+        if self.rules is None:
+            return []
+        written = {t.metric for t in self.spec.acceptance}
+        return [t for t in self.rules.thresholds if t.metric not in written]
+
+    @property
+    def rules_overridden(self) -> list[Threshold]:
+        """Entries of the rules file that a threshold under ``acceptance`` replaces."""
+        if self.rules is None:
+            return []
+        written = {t.metric for t in self.spec.acceptance}
+        return [t for t in self.rules.thresholds if t.metric in written]
 
     @property
     def matrix_env(self) -> dict[str, str]:
@@ -73,11 +93,19 @@ class PlannedValidation:
         return item_id(self.id, part)
 
     def threshold_loc(self, threshold: Threshold) -> Loc:
-        """Where ``threshold`` is written in the entry's ``acceptance`` list."""
+        """Where ``threshold`` is written in the entry's ``acceptance`` list (or ``rules``)."""
         for index, candidate in enumerate(self.spec.acceptance):
             if candidate is threshold:
                 return (*self.loc, "acceptance", index)
+        if self.rules is not None and any(t is threshold for t in self.rules.thresholds):
+            return (*self.loc, "rules")
         return (*self.loc, "acceptance")
+
+    def threshold_where(self, threshold: Threshold) -> tuple[Path, int | None]:
+        """The file and line that state ``threshold``: the plan's, or its rules file's."""
+        if self.rules is not None and any(t is threshold for t in self.rules.thresholds):
+            return self.rules.path, self.rules.lines.get(threshold.metric)
+        return self.file, self.line_of(self.threshold_loc(threshold))
 
     def line_of(self, loc: Sequence[str | int]) -> int | None:
         """Line of ``loc`` (from the file's top) or of its deepest written prefix; None in code."""
@@ -151,6 +179,7 @@ def expand(plan: ValidationFile, file: Path, file_key: str) -> Iterator[PlannedV
     entries = [(g, True, ("gates", i)) for i, g in enumerate(plan.gates)] + [
         (v, False, ("validations", i)) for i, v in enumerate(plan.validations)
     ]
+    rule_files: dict[Path, RulesFile] = {}  # each read once, however many matrix entries
     for spec, is_gate, loc in entries:
         names = list(spec.matrix)
         combos = list(itertools.product(*spec.matrix.values())) if names else [()]
@@ -169,6 +198,9 @@ def expand(plan: ValidationFile, file: Path, file_key: str) -> Iterator[PlannedV
                 if hasattr(spec, name)
             }
             markers = [*plan.markers, *spec.markers]
+            rules = None
+            if spec.rules is not None:
+                rules = _rules_of(update["rules"], file, plan.source, (*loc, "rules"), rule_files)
             yield PlannedValidation(
                 spec=spec.model_copy(update=update),
                 file=file,
@@ -179,4 +211,29 @@ def expand(plan: ValidationFile, file: Path, file_key: str) -> Iterator[PlannedV
                 is_gate=is_gate,
                 loc=loc,
                 source=plan.source,
+                rules=rules,
             )
+
+
+def _rules_of(
+    written: str,
+    file: Path,
+    source: YamlDocument | None,
+    loc: Loc,
+    cache: dict[Path, RulesFile],
+) -> RulesFile:
+    """The rules file ``written`` in ``file`` (relative to it), read once per path."""
+    path = (file.parent / written).resolve()
+    if path not in cache:
+        if not path.is_file():
+            line = source.line_of(loc) if source is not None else None
+            what = "is not a file" if path.exists() else "does not exist"
+            raise PlanError(
+                file,
+                f"rules file {written!r} {what} (looked for {path}); fix the path (it resolves "
+                "relative to the validation file) or remove 'rules:'",
+                line=line,
+                field=dotted(loc),
+            )
+        cache[path] = load_rules(path)
+    return cache[path]

@@ -187,6 +187,7 @@ def _number(value: float) -> str:
 
 
 Direction = Literal["higher_is_better", "lower_is_better"]
+Level = Literal["error", "warning"]
 
 
 class RegressionRule(StrictModel):
@@ -197,6 +198,12 @@ class RegressionRule(StrictModel):
     )
     margin: float | None = Field(
         None, ge=0, description="allowed worsening as a fraction of |baseline| (default 0.05)"
+    )
+    level: Level | None = Field(
+        None,
+        description="a regression of this metric fails (error) or is reported (warning); "
+        "default: error for a metric LibreLane marks critical or does not define, the "
+        "validation's noncritical_regressions for LibreLane's other metrics",
     )
 
 
@@ -221,6 +228,9 @@ class Defaults(StrictModel):
     retries: int | None = Field(None, ge=0)
     retry_on: RetryOn | None = None
     regressions: dict[str, RegressionRule] = Field(default_factory=dict)
+    noncritical_regressions: Level | None = Field(
+        None, description="warning or error: see the validations' own"
+    )
     location: str | None = None
     cwd: str | None = None
     env: dict[str, str] = Field(default_factory=dict)
@@ -244,7 +254,13 @@ class ValidationBase(StrictModel):
     retries: int = Field(0, ge=0, description="retries of transient failures only")
     retry_on: RetryOn = Field(default_factory=RetryOn)
     regressions: dict[str, RegressionRule] = Field(
-        default_factory=dict, description="metric: direction and margin for --spilot-regressions"
+        default_factory=dict,
+        description="metric: direction, margin and level for --spilot-regressions",
+    )
+    noncritical_regressions: Level = Field(
+        "warning",
+        description="a regression of a metric LibreLane defines but does not mark critical: "
+        "reported as a warning (default) or failed (error); critical ones always fail",
     )
     location: str = Field("local", description="'local', a node of the inventory, or a launcher")
     cwd: str | None = Field(None, description="working directory (default: the run directory)")
@@ -257,6 +273,12 @@ class ValidationBase(StrictModel):
     matrix: dict[Name, Annotated[list[Scalar], Field(min_length=1)]] = Field(default_factory=dict)
     metrics: dict[str, MetricSpec] = Field(default_factory=dict)
     acceptance: list[Threshold] = Field(default_factory=list)
+    rules: Annotated[str, Field(min_length=1)] | None = Field(
+        None,
+        description="an OpenROAD-flow-scripts rules file (rules-base.json: {metric: {value, "
+        "compare, level}}), relative to this file: each numeric entry is a threshold like "
+        "those of 'acceptance', which wins for a metric both name",
+    )
 
 
 class CommandValidation(ValidationBase):
@@ -280,7 +302,8 @@ class LibreLaneValidation(ValidationBase):
 
     kind: Literal["librelane"]
     design: str = Field(
-        description="design folder (Verilog, optional config), relative to the file"
+        description="design folder (Verilog, optional LibreLane config), or a LibreLane config "
+        "file in it, relative to the file"
     )
     pdk: str | None = Field(None, description="PDK name under PDK_ROOT, or a path")
     preset: str | None = Field(None, description="minimal, balanced or high_quality")
@@ -295,6 +318,11 @@ class LibreLaneValidation(ValidationBase):
     pseudo: dict[str, Any] = Field(
         default_factory=dict,
         description="pseudo backend only: profile (metric: value), fail_at, hang_at, step_s",
+    )
+    runner: Literal["api", "cli"] | None = Field(
+        None,
+        description="real backend: api (LibreLane's Python API) or cli (its command line: named "
+        "flows with from/to/skip, no steps); default: [tool.spilot.librelane] runner",
     )
 
 

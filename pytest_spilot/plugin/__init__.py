@@ -16,7 +16,7 @@ from pytest_spilot.core.gates import GateBoard
 from pytest_spilot.core.regressions import DEFAULT_MARGIN_PCT
 from pytest_spilot.core.release import Release
 from pytest_spilot.core.settings import SPILOT_DIR, Settings
-from pytest_spilot.core.store import ReleaseStore
+from pytest_spilot.core.store import ReleaseStore, journal_dir
 from pytest_spilot.errors import SpilotError
 from pytest_spilot.launchers.configured import check_node_names, configured_launchers
 from pytest_spilot.librelane.service import LibreLaneFlows
@@ -42,6 +42,7 @@ if TYPE_CHECKING:
     from pytest_spilot.remote.node import NodePool
 
 FOLD_WARNINGS_KEY = pytest.StashKey[list[str]]()
+RUN_ID_KEY = pytest.StashKey[str]()
 
 MARKERS = {
     "release": "a release validation or acceptance threshold",
@@ -100,6 +101,12 @@ def pytest_addoption(parser: pytest.Parser) -> None:
     )
     group.addoption(
         "--spilot-plan", action="store_true", help="print the expanded release plan and run nothing"
+    )
+    group.addoption(
+        "--spilot-live",
+        metavar="[HOST:]PORT",
+        help="serve a live page of this run from the controller (127.0.0.1 unless HOST says "
+        "otherwise; another address gets a token, printed with the URL; PORT 0: any free one)",
     )
     group.addoption(
         "--spilot-backend",
@@ -224,6 +231,7 @@ def pytest_configure(config: pytest.Config) -> None:
     except SpilotError as exc:
         raise pytest.UsageError(str(exc)) from None
     config.stash[RELEASE_KEY] = release
+    config.stash[RUN_ID_KEY] = run_id
     config.pluginmanager.register(PlanFileErrors(), "spilot-plan-file-errors")
     if not hasattr(config, "workerinput"):
         from pytest_spilot.plugin.reporter import ReleaseReporter
@@ -234,6 +242,27 @@ def pytest_configure(config: pytest.Config) -> None:
             ReleaseReporter(settings, Path(evidence) if evidence else None, fold_warnings),
             "spilot-reporter",
         )
+        if not config.getoption("spilot_plan"):
+            from pytest_spilot.plugin.progress import ReleaseProgressView
+
+            config.pluginmanager.register(
+                ReleaseProgressView(journal_dir(settings.state_path)), "spilot-progress"
+            )
+            address = config.getoption("spilot_live")
+            if address:
+                from pytest_spilot.plugin.live import LiveView
+
+                try:
+                    live = LiveView(
+                        address,
+                        settings.state_path.parent,
+                        settings.runs_root,
+                        settings.version,
+                        secrets,
+                    )
+                except SpilotError as exc:
+                    raise pytest.UsageError(str(exc)) from None
+                config.pluginmanager.register(live, "spilot-live")
 
 
 def pytest_unconfigure(config: pytest.Config) -> None:
@@ -380,6 +409,22 @@ def pytest_collection_modifyitems(
         reporter.write_line(text)
     config.hook.pytest_deselected(items=list(items))
     items.clear()
+
+
+def pytest_collection_finish(session: pytest.Session) -> None:
+    config = session.config
+    release = config.stash.get(RELEASE_KEY, None)
+    worker = getattr(config, "workerinput", {}).get("workerid", "main")
+    # Every xdist worker collects the same items: the first one says what the run will run.
+    if release is None or config.getoption("spilot_plan") or worker not in ("main", "gw0"):
+        return
+    planned = {
+        item.validation.key: item.validation
+        for item in session.items
+        if isinstance(item, SpilotItem)
+    }
+    if planned:
+        release.planned(list(planned.values()), config.stash[RUN_ID_KEY])
 
 
 @pytest.hookimpl(tryfirst=True)

@@ -162,7 +162,7 @@ class ValidationNode(pytest.Collector):
     def run_record(self) -> RunRecord:
         """The validation's run: executed by whichever item asks first, then shared."""
         if self._run is None:
-            self._run = _release(self).run(self.validation)
+            self._run = _release(self).run(self.validation, self.rerun_command())
         return self._run
 
 
@@ -181,14 +181,16 @@ class SpilotItem(pytest.Item):
                 ("validation", self.validation.id),
                 ("resumed_from", str(record.finished)),
             ]
-            pytest.skip(
+            reason = (
                 f"passed in release {_release(self).settings.version} at "
                 f"{record.finished:%Y-%m-%d %H:%M:%S}Z (--spilot-resume)"
             )
+            _release(self).skipped(self.validation, reason)
+            pytest.skip(reason)
         plan_file = self.parent.parent
         if self.validation.is_gate or not isinstance(plan_file, PlanFile):
             return
-        failed = _release(self).failed_gate(plan_file.gates)
+        failed = _release(self).failed_gate(plan_file.gates, waiting=self.validation)
         if failed is not None:
             gate, run = failed
             why = run.message or f"exit code {run.exit_code}"
@@ -197,7 +199,9 @@ class SpilotItem(pytest.Item):
                 ("validation", self.validation.id),
                 ("skipped_by_gate", gate.id),
             ]
-            pytest.skip(f"required gate {gate.id!r} failed: {why}")
+            reason = f"required gate {gate.id!r} failed: {why}"
+            _release(self).skipped(self.validation, reason)
+            pytest.skip(reason)
 
     role = "run"
 
@@ -281,14 +285,15 @@ class ThresholdItem(SpilotItem):
         if verdict.outcome == "failed":
             raise ValidationFailed(verdict.message)
         if verdict.outcome == "warning":
-            # Shown at the threshold in the YAML (pytest prints that line), not at this code.
-            line = self.validation.line_of(self.validation.threshold_loc(self.threshold))
+            # Shown where the threshold is written (the plan's YAML or its rules file; pytest
+            # prints that line), not at this code.
+            file, line = self.validation.threshold_where(self.threshold)
             warnings.warn_explicit(
                 SpilotWarning(f"{self.nodeid}: {verdict.message}"),
                 category=SpilotWarning,
-                filename=str(self.validation.file),
+                filename=str(file),
                 lineno=line or 0,
-                module=self.validation.file.name,
+                module=file.name,
             )
 
 
@@ -308,10 +313,14 @@ class RegressionItem(SpilotItem):
         for line in verdict.changes:
             print(line)
         if verdict.outcome == "failed":
-            regressed = [f"  {c.line()}" for c in changes or [] if c.verdict == "regressed"]
+            regressed = [f"  {c.line()}" for c in changes or [] if c.failed]
             raise ValidationFailed(
                 "\n".join([f"{verdict.message}:" if regressed else verdict.message, *regressed])
             )
+        if verdict.outcome == "warning":
+            warned = [f"  {c.line()}" for c in changes or [] if c.warned]
+            text = "\n".join([f"{self.nodeid}: {verdict.message}:", *warned])
+            warnings.warn(SpilotWarning(text), stacklevel=1)
 
 
 def _verdict_props(verdict: ThresholdRecord) -> list[tuple[str, object]]:

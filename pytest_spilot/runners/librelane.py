@@ -35,6 +35,7 @@ class LibreLaneRunner:
             timeout=spec.timeout_s,
             config=spec.args,
             pseudo=spec.pseudo,
+            runner=spec.runner,
             run_root=ctx.run_dir / "librelane",
             on_start=ctx.on_job_start,
         )

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import argparse
+import json
 import re
 from datetime import UTC, datetime
 from pathlib import Path
@@ -9,8 +11,16 @@ from pathlib import Path
 import pytest
 
 from pytest_spilot.cli.main import main
-from pytest_spilot.cli.rules import new_rule
+from pytest_spilot.cli.rules import (
+    OrfsRules,
+    add_orfs_arguments,
+    new_rule,
+    run_tighten,
+    tighten_orfs,
+)
 from pytest_spilot.core.state import ReleaseState, RunRecord, ValidationRecord
+from pytest_spilot.errors import SpilotError
+from pytest_spilot.plan.orfs_rules import load_rules
 
 NOW = datetime(2026, 12, 1, tzinfo=UTC)
 
@@ -137,3 +147,102 @@ def test_tighten_only_where_stricter_and_failing_only_where_failed(project: Path
 def test_margin_policy(metric, op, value, period, expected) -> None:
     rule = new_rule(metric, op, value, period)
     assert rule is not None and rule[0] == expected
+
+
+# -- --orfs: the same policy, written as an OpenROAD-flow-scripts rules file -------------------
+
+
+def orfs(project: Path, out: Path, mode: str = "tighten", **kwargs) -> OrfsRules:
+    state = ReleaseState.model_validate_json((project / "good.json").read_text())
+    return tighten_orfs(state, project, out, mode=mode, period=10.0, **kwargs)  # type: ignore[arg-type]
+
+
+def test_orfs_update_writes_the_yaml_policy_in_orfs_format(project: Path) -> None:
+    out = project / "rules-base.json"
+    result = orfs(project, out, "update")
+    # The numbers the YAML gets from --update (test above), per metric the worst matrix run.
+    assert json.loads(out.read_text()) == {
+        "design__instance__area": {"value": 1270, "compare": "<="},
+        "route__drc_errors": {"value": 0, "compare": "<="},
+        "timing__setup__ws": {"value": -0.7, "compare": ">="},
+        "timing__setup__tns": {"value": -3.5, "compare": ">="},
+        "design__instance__count": {"value": 92, "compare": "<="},
+        "power": {"value": 1, "compare": "=="},
+    }
+    assert [c.metric for c in result.changes] == [
+        "design__instance__area",
+        "route__drc_errors",
+        "timing__setup__ws",
+        "timing__setup__tns",
+        "design__instance__count",
+    ]
+    assert (project / "validations" / "blk.yaml").read_text() == PLAN  # the YAML untouched
+    # What it wrote is a rules file a validation reads.
+    assert [t.id for t in load_rules(out).thresholds][:2] == [
+        "design__instance__area<=1270",
+        "route__drc_errors<=0",
+    ]
+
+
+def test_orfs_modes_compare_with_an_existing_files_values(project: Path) -> None:
+    out = project / "rules-base.json"
+    out.write_text(
+        json.dumps(
+            {
+                "synth__netlist__hash": {"value": "b506", "compare": "==", "level": "warning"},
+                "design__instance__area": {"value": 1000, "compare": "<="},  # the ss run fails
+                "route__drc_errors": {"value": 3, "compare": "<=", "level": "warning"},
+            },
+            indent=4,
+        )
+    )
+    result = orfs(project, out, "failing", write=False)
+    assert [(c.metric, c.old, c.new) for c in result.changes] == [
+        ("design__instance__area", 1000, 1270)
+    ]
+    assert json.loads(out.read_text())["design__instance__area"]["value"] == 1000  # dry run
+    orfs(project, out, "tighten")
+    written = json.loads(out.read_text())
+    # The file's own rules first, in its order; a string rule ORFS keeps passes through as is.
+    assert list(written)[:3] == [
+        "synth__netlist__hash",
+        "design__instance__area",
+        "route__drc_errors",
+    ]
+    assert written["synth__netlist__hash"] == {
+        "value": "b506",
+        "compare": "==",
+        "level": "warning",
+    }
+    assert written["design__instance__area"] == {"value": 1000, "compare": "<="}  # looser: kept
+    assert written["route__drc_errors"] == {"value": 0, "compare": "<=", "level": "warning"}
+    assert written["timing__setup__ws"] == {"value": -0.7, "compare": ">="}  # from the YAML
+
+
+def test_orfs_names_one_validation(project: Path) -> None:
+    state = ReleaseState.model_validate_json((project / "good.json").read_text())
+    other = next(iter(state.validations.values())).model_copy(
+        update={"key": "validations/blk.yaml::other", "id": "other", "name": "other"}
+    )
+    state.validations[other.key] = other
+    with pytest.raises(SpilotError, match=r"2 passed validations \(blk, other\).*--validation"):
+        tighten_orfs(state, project, project / "out.json")
+    with pytest.raises(SpilotError, match="no passed run of validation 'nope'"):
+        tighten_orfs(state, project, project / "out.json", validation="nope")
+    result = tighten_orfs(state, project, project / "out.json", validation="blk[ss]", write=False)
+    assert result.validation == "blk[ss]"
+
+
+def test_orfs_from_the_command_line(project: Path, capsys) -> None:
+    parser = argparse.ArgumentParser()
+    parser.add_argument("state")
+    parser.set_defaults(mode="update", clock_period=10.0, dry_run=False, root=project)
+    add_orfs_arguments(parser)
+    out = project / "rules" / "blk.json"
+    args = parser.parse_args([str(project / "good.json"), "--orfs", str(out)])
+    load = lambda arg: ReleaseState.model_validate_json(Path(arg).read_text())  # noqa: E731
+    assert run_tighten(args, load) == 0
+    printed = capsys.readouterr().out
+    assert re.search(r"design__instance__area\s+1050\s+1270\s+padding 15%", printed)
+    assert f"wrote {out}: 6 rules of validation 'blk', 5 changed" in printed
+    assert out.is_file()

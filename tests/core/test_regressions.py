@@ -9,8 +9,19 @@ from pathlib import Path
 import pytest
 
 from pytest_spilot.cli.main import main
-from pytest_spilot.core.regressions import compare_runs, compare_states, judge_change
+from pytest_spilot.core.regressions import (
+    MetricChange,
+    compare_runs,
+    compare_states,
+    judge_change,
+    levels_for,
+    regression_level,
+    render_table,
+    summarize,
+)
 from pytest_spilot.core.state import ReleaseState, RunRecord, ValidationRecord
+from pytest_spilot.errors import SpilotError
+from pytest_spilot.plan.model import RegressionRule
 
 NOW = datetime(2026, 12, 1, tzinfo=UTC)
 
@@ -99,3 +110,92 @@ def test_compare_states_only_validations_in_both() -> None:
         "validations/plan.yaml::counter"
     ].model_copy(update={"key": "validations/plan.yaml::only_new", "id": "only_new"})
     assert [c.validation for c in compare_states(a, b)] == ["counter"]
+
+
+# -- how much a regression weighs: LibreLane's ``critical`` -----------------------------------
+
+
+def _regressed(metric: str, **levels: object) -> MetricChange:
+    old = run({metric: 10.0}, **{metric: "lower_is_better"})
+    new = run({metric: 20.0})
+    (change,) = compare_runs("v", old, new, **levels)  # type: ignore[arg-type]
+    assert change.verdict == "regressed"
+    return change
+
+
+def test_a_critical_librelane_metric_fails_a_noncritical_one_warns() -> None:
+    pytest.importorskip("librelane.common.metrics", reason="LibreLane's metric library")
+    drc = _regressed("route__drc_errors")
+    assert (drc.level, drc.failed, drc.warned) == ("error", True, False)
+    assert drc.why_level == "LibreLane marks it critical"
+    area = _regressed("design__instance__area")
+    assert (area.level, area.failed, area.warned) == ("warning", False, True)
+    assert area.line().endswith("regressed (warning: not critical in LibreLane's metric library)")
+    # Per corner: the base metric's definition.
+    assert _regressed("timing__setup_vio__count__corner:nom_tt_025C_1v80").failed
+    # A metric LibreLane does not define fails as before.
+    assert _regressed("area").failed
+
+
+def test_the_validation_and_its_rules_decide_over_the_default() -> None:
+    pytest.importorskip("librelane.common.metrics", reason="LibreLane's metric library")
+    strict = levels_for({}, noncritical="error")
+    assert _regressed("design__instance__area", level_of=strict).failed
+    rules = {
+        "route__drc_errors": RegressionRule(level="warning"),
+        "area": RegressionRule(direction="lower_is_better", level="warning"),
+    }
+    lenient = levels_for(rules)
+    assert _regressed("route__drc_errors", level_of=lenient).warned
+    assert _regressed("area", level_of=lenient).warned
+    assert _regressed("area", level_of=lenient).why_level == "level warning in its regression rule"
+
+
+def test_without_librelane_every_regression_fails(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setattr("pytest_spilot.librelane.results.metric_direction", lambda name: None)
+    assert regression_level("design__instance__area") == ("error", "")
+    assert _regressed("design__instance__area").failed
+
+
+def test_summary_fails_on_errors_and_warns_on_the_rest() -> None:
+    def change(metric: str, verdict: str, level: str) -> MetricChange:
+        return MetricChange("v", metric, 1.0, 2.0, "lower_is_better", 0.05, verdict, level)  # type: ignore[arg-type]
+
+    both = summarize([change("a", "regressed", "error"), change("b", "regressed", "warning")], "r1")
+    assert (both.outcome, both.failed, both.warned) == ("failed", ["a"], ["b"])
+    assert both.message == "1 metric regressed against the baseline r1 (1 metric more as warnings)"
+    warn = summarize([change("b", "regressed", "warning"), change("c", "worse", "error")], "r1")
+    assert warn.outcome == "warning"
+    assert warn.message.startswith("1 metric regressed against the baseline r1, none critical")
+    assert "noncritical_regressions: error" in warn.message
+    calm = summarize([change("c", "worse", "error")], "r1")
+    assert (calm.outcome, calm.message) == ("passed", "no regression against the baseline r1")
+    table = render_table([change("b", "regressed", "warning")], "t")
+    assert "regressed (warning)" in table
+    assert table.endswith("1 regression in 1 metrics (1 not critical: warnings)")
+
+
+def test_noncritical_regressions_is_a_validation_setting_with_a_file_default(
+    tmp_path: Path,
+) -> None:
+    from pytest_spilot.plan.loader import load_validation_file
+
+    plan = tmp_path / "plan.yaml"
+    plan.write_text(
+        "version: 1\n"
+        "defaults: {noncritical_regressions: error}\n"
+        "validations:\n"
+        "  - {name: a, run: ['true']}\n"
+        "  - name: b\n"
+        "    run: ['true']\n"
+        "    noncritical_regressions: warning\n"
+        "    regressions: {route__drc_errors: {level: warning}}\n"
+    )
+    a, b = load_validation_file(plan).validations
+    assert (a.noncritical_regressions, b.noncritical_regressions) == ("error", "warning")
+    assert b.regressions["route__drc_errors"].level == "warning"
+    plan.write_text(
+        "version: 1\nvalidations:\n  - {name: a, run: ['true'], noncritical_regressions: fail}\n"
+    )
+    with pytest.raises(SpilotError, match="'fail' is not allowed; use one of 'error' or 'warning'"):
+        load_validation_file(plan)

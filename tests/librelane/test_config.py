@@ -1,14 +1,21 @@
-"""Design configs: generated or the folder's own, presets, PDK lookup, clear errors."""
+"""Design configs: the folder's own file untouched plus overrides, or generated; PDK lookup."""
 
 from __future__ import annotations
 
 import json
+import shlex
 from pathlib import Path
 
 import pytest
 
 from pytest_spilot.errors import SpilotError
-from pytest_spilot.librelane.config import PRESETS, design_config, resolve_pdk, write_config
+from pytest_spilot.librelane.config import (
+    GENERATED_NAME,
+    PRESETS,
+    design_config,
+    override_value,
+    resolve_pdk,
+)
 
 
 def test_generated_config(tmp_path: Path) -> None:
@@ -18,23 +25,60 @@ def test_generated_config(tmp_path: Path) -> None:
     (design / "util.sv").write_text("")
     (design / "notes.txt").write_text("")
     config = design_config(design, preset="minimal", clock_period_ns=25, extra={"FOO": 1})
-    assert config["meta"] == {"version": 2}
-    assert config["DESIGN_NAME"] == "counter"
-    assert config["VERILOG_FILES"] == ["dir::counter.v", "dir::util.sv"]
-    assert config["CLOCK_PERIOD"] == 25 and config["FOO"] == 1
-    assert all(config[k] == v for k, v in PRESETS["minimal"].items())
-    written = json.loads(write_config(config, design, tmp_path / "run").read_text())
-    assert written["VERILOG_FILES"] == [
-        f"{design.resolve()}/counter.v",
-        f"{design.resolve()}/util.sv",
+    assert config.own_file is None and config.override_strings() == []
+    path = config.config_file(tmp_path / "run")
+    assert path == tmp_path / "run" / GENERATED_NAME
+    written = json.loads(path.read_text())
+    assert written["meta"] == {"version": 2}
+    assert written["DESIGN_NAME"] == "counter" == config.name
+    # dir:: stays: LibreLane resolves it in the design folder it is given.
+    assert written["VERILOG_FILES"] == ["dir::counter.v", "dir::util.sv"]
+    assert written["CLOCK_PERIOD"] == 25 and written["FOO"] == 1
+    assert all(written[k] == v for k, v in PRESETS["minimal"].items())
+
+
+def test_the_folders_own_config_is_read_by_librelane_untouched(tmp_path: Path) -> None:
+    text = "DESIGN_NAME: top\nVERILOG_FILES: dir::src/*.v\npdk::spilot*:\n  CLOCK_PERIOD: 5\n"
+    (tmp_path / "config.yaml").write_text(text)
+    config = design_config(tmp_path, preset="high_quality", name="top2", extra={"X": [1, 2]})
+    assert config.config_file(tmp_path / "run") == (tmp_path / "config.yaml").resolve()
+    assert (tmp_path / "config.yaml").read_text() == text
+    assert not (tmp_path / "run").exists()
+    assert config.override_strings() == [
+        "DESIGN_NAME=top2",
+        f"SYNTH_STRATEGY={PRESETS['high_quality']['SYNTH_STRATEGY']}",
+        "SYNTH_ABC_BUFFERING=true",
+        "X=1,2,",
     ]
+    assert config.name == "top2"
+    assert design_config(tmp_path).name == "top"
+    assert config.view()["VERILOG_FILES"] == "dir::src/*.v"
 
 
-def test_the_folders_own_config_wins(tmp_path: Path) -> None:
-    (tmp_path / "config.yaml").write_text("DESIGN_NAME: top\nVERILOG_FILES: [dir::a.v]\n")
-    config = design_config(tmp_path, preset="high_quality")
-    assert config["DESIGN_NAME"] == "top" and config["meta"]["version"] == 2
-    assert config["SYNTH_STRATEGY"] == PRESETS["high_quality"]["SYNTH_STRATEGY"]
+def test_a_config_file_named_by_its_path(tmp_path: Path) -> None:
+    (tmp_path / "config.json").write_text('{"DESIGN_NAME": "default"}')
+    (tmp_path / "config-gf180.yaml").write_text("DESIGN_NAME: gf\n")
+    config = design_config(tmp_path / "config-gf180.yaml", preset="minimal")
+    assert config.own_file == tmp_path / "config-gf180.yaml" and config.name == "gf"
+    assert config.design_dir == tmp_path.resolve()
+
+
+def test_override_values_as_librelane_parses_them() -> None:
+    assert override_value("K", True) == "true" and override_value("K", 2.5) == "2.5"
+    assert override_value("K", "AREA 0") == "AREA 0"
+    # A trailing separator: LibreLane splits at it and drops the empty last item.
+    assert override_value("K", ["a b"]) == "a b,"
+    assert override_value("K", ["A=1,2", "B"]) == "A=1,2;B;"
+    assert shlex.split(override_value("K", {"x": "a b", "y": 1})) == ["x", "a b", "y", "1"]
+    for bad in (None, [[1]], ["a,b", "c;d"], {"x": {"y": 1}}):
+        with pytest.raises(SpilotError, match=r"K: .* cannot be passed to LibreLane"):
+            override_value("K", bad)
+
+
+def test_meta_cannot_be_added_to_an_own_config(tmp_path: Path) -> None:
+    (tmp_path / "config.json").write_text('{"DESIGN_NAME": "top"}')
+    with pytest.raises(SpilotError, match=r"config\.json: 'meta' cannot be added"):
+        design_config(tmp_path, extra={"meta": {"version": 2}})
 
 
 def test_empty_folder_and_unknown_preset(tmp_path: Path) -> None:

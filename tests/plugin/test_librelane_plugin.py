@@ -46,12 +46,25 @@ EXPECTED = {
 }
 
 
-@pytest.mark.parametrize("backend", ["pseudo", "real"])
-def test_librelane_validations(pytester: pytest.Pytester, backend: str) -> None:
+# The CLI runner's validations name the flow and where to stop, as its engineers would.
+CLI_CUT = "    flow: Classic\n    to: Checker.YosysSynthChecks\n"
+
+
+@pytest.mark.parametrize(
+    ("backend", "runner"), [("pseudo", "api"), ("real", "api"), ("real", "cli")]
+)
+def test_librelane_validations(pytester: pytest.Pytester, backend: str, runner: str) -> None:
     if backend == "real":
         require_real_librelane()
-    pytester.makefile(".yaml", **{"validations/flows": PLAN})
-    pytester.makepyprojecttoml(f'[tool.spilot.librelane]\npath_prepend = ["{TOOLS}"]\n')
+    plan = PLAN
+    if runner == "cli":
+        plan = plan.replace("    preset: minimal\n", "    preset: minimal\n" + CLI_CUT)
+        # One validation chooses the CLI itself, the other takes the site's choice.
+        plan = plan.replace("    pseudo: {", CLI_CUT + "    runner: cli\n    pseudo: {")
+    pytester.makefile(".yaml", **{"validations/flows": plan})
+    pytester.makepyprojecttoml(
+        f'[tool.spilot.librelane]\npath_prepend = ["{TOOLS}"]\nrunner = "{runner}"\n'
+    )
     junit = pytester.path / "out.xml"
     result = pytester.runpytest_subprocess(
         f"--spilot-backend={backend}", "-o", "junit_family=xunit1", f"--junitxml={junit}"
@@ -67,6 +80,8 @@ def test_librelane_validations(pytester: pytest.Pytester, backend: str) -> None:
     assert any(a.endswith("final/metrics.json") for a in artifacts)
     run_dir = Path(counter["run_dir"])
     assert (run_dir / "librelane" / "spilot-progress.jsonl").is_file()
+    child_log = (run_dir / "librelane" / "librelane.log").read_text()
+    assert ("[spilot] $ " in child_log) == (runner == "cli")  # the librelane command line
 
 
 def test_fixture(pytester: pytest.Pytester) -> None:

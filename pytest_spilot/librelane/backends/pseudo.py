@@ -22,10 +22,10 @@ class PseudoFlowBackend:
             steps = steps[: steps.index(request.to) + 1]
         spec = {
             "run_dir": str(flow_dir),
-            "config": json.loads(config_path.read_text()),
+            "config": request.config.view(),
             "steps": [s for s in steps if s not in request.skip],
             **request.pseudo,
         }
-        spec_path = config_path.with_name("spilot-pseudo-spec.json")
-        spec_path.write_text(json.dumps(spec, indent=2))
+        spec_path = flow_dir.parent / "spilot-pseudo-spec.json"
+        spec_path.write_text(json.dumps(spec, indent=2, default=str))
         return [sys.executable, "-m", "pytest_spilot.librelane.pseudo_flow", str(spec_path)]
