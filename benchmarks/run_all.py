@@ -5,6 +5,7 @@ from __future__ import annotations
 import sys
 
 import bench_collection
+import bench_live
 import bench_logfollow
 import bench_migration
 import bench_overhead
@@ -23,6 +24,7 @@ BENCHES = (
     bench_logfollow,
     bench_remote,
     bench_migration,
+    bench_live,
 )
 
 

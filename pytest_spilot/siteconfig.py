@@ -13,7 +13,7 @@ from collections.abc import Collection, Mapping
 from pathlib import Path
 from typing import TYPE_CHECKING, Annotated, Literal
 
-from pydantic import BaseModel, ConfigDict, Field, ValidationError
+from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator
 
 from pytest_spilot.backend_names import FLOW_BACKENDS, PSEUDO, TCL
 from pytest_spilot.errors import PlanError
@@ -139,10 +139,37 @@ class LibreLaneConfig(_Strict):
         return self.backend
 
 
+class ResourcePools(_Strict):
+    """The machine-wide pools that validations' ``resources`` draw from (all workers, all runs
+    sharing .spilot/); --spilot-cpus and --spilot-license FEATURE=N override."""
+
+    cpus: int | None = Field(
+        None, gt=0, description="CPU tokens (default: the CPUs this process may run on)"
+    )
+    licenses: dict[Annotated[str, Field(pattern=r"^[A-Za-z_][A-Za-z0-9_.\-]*$")], int] = Field(
+        default_factory=dict,
+        description="licence feature: how many jobs' worth at once, e.g. {innovus = 4, genus = 2}",
+    )
+    batch_licenses: bool = Field(
+        False,
+        description="the batch system accounts for the licences its jobs ask for (srun "
+        "--licenses, bsub rusage): jobs sent to it take no local licence tokens",
+    )
+
+    @field_validator("licenses")
+    @classmethod
+    def _positive(cls, value: dict[str, int]) -> dict[str, int]:
+        bad = [f"{k} = {n}" for k, n in value.items() if n < 1]
+        if bad:
+            raise ValueError(f"licence pools need at least 1 each, not {', '.join(bad)}")
+        return value
+
+
 class SiteConfig(_Strict):
     innovus: InnovusConfig = Field(default_factory=InnovusConfig)
     librelane: LibreLaneConfig = Field(default_factory=LibreLaneConfig)
     launchers: dict[str, GridLauncherConfig] = Field(default_factory=dict)
+    resources: ResourcePools = Field(default_factory=ResourcePools)
 
     def secrets(self, env: Mapping[str, str]) -> Redactor:
         """The site's secret set: licence and secret names, valued in ``env`` or the configs."""

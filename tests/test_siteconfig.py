@@ -79,3 +79,36 @@ def test_configured_backends_are_checked_against_the_registry() -> None:
         "[tool.spilot.innovus] backend 'reall' is not a registered backend; use one of pseudo, "
         "real, tcl, or install the plugin"
     )
+
+
+def test_resource_pools_section(tmp_path: Path) -> None:
+    (tmp_path / "pyproject.toml").write_text(
+        "[tool.spilot.resources]\ncpus = 6\nlicenses = {innovus = 4, genus = 2}\n"
+        "batch_licenses = true\n"
+    )
+    pools = load_site_config(tmp_path).resources
+    assert (pools.cpus, dict(pools.licenses), pools.batch_licenses) == (
+        6,
+        {"innovus": 4, "genus": 2},
+        True,
+    )
+    assert SiteConfig().resources.cpus is None  # the machine's CPUs, decided at run time
+
+
+@pytest.mark.parametrize(
+    ("body", "field", "says"),
+    [
+        ("cpus = 0", "tool.spilot.resources.cpus", "greater than 0"),
+        ("licenses = {innovus = 0}", "tool.spilot.resources.licenses", "at least 1 each"),
+        ('licenses = {"a b" = 1}', "tool.spilot.resources.licenses.a b", "pattern"),
+        ("gpus = 2", "tool.spilot.resources.gpus", "Extra inputs"),
+    ],
+)
+def test_bad_resource_pools_name_the_field(
+    tmp_path: Path, body: str, field: str, says: str
+) -> None:
+    (tmp_path / "pyproject.toml").write_text(f"[tool.spilot.resources]\n{body}\n")
+    with pytest.raises(PlanError) as info:
+        load_site_config(tmp_path)
+    assert field in str(info.value) and says in str(info.value)
+    assert "pyproject.toml" in str(info.value)

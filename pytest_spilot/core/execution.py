@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import shutil
-from collections.abc import Callable
+from collections.abc import Callable, Mapping
 from datetime import datetime
 from pathlib import Path
 from typing import TYPE_CHECKING
@@ -62,10 +62,12 @@ def execute(
     started: datetime | None = None,
     secrets: Redactor | None = None,
     on_job_start: Callable[[JobHandle], None] | None = None,
+    env: Mapping[str, str] | None = None,
 ) -> RunRecord:
     """Run the job once in a fresh ``run_dir`` and read its metrics; failures become records.
 
     ``started`` names the run (verdicts refer to it): the moment its start was journalled.
+    ``env`` is added to the job's environment (the resources it holds: SPILOT_CPUS, ...).
     """
     fresh_run_dir(run_dir)
     log_path = run_dir / LOG_NAME
@@ -81,6 +83,7 @@ def execute(
             "SPILOT_RUN_DIR": str(run_dir),
             "SPILOT_PLAN_DIR": str(validation.base_dir),
             **validation.matrix_env,
+            **(env or {}),
         },
         innovus=innovus,
         librelane=librelane,

@@ -320,6 +320,19 @@ def read_journal(folder: Path) -> Iterator[JournalFile]:
         yield _parse(path, data)
 
 
+def parse_line(path: Path, number: int, line: bytes) -> Event | str:
+    """One whole line of journal file ``path``: its event, or why it is skipped (a warning)."""
+    try:
+        return _EVENT.validate_json(line)
+    except ValidationError as exc:
+        first = exc.errors()[0]
+        where = ".".join(str(p) for p in first["loc"]) or "line"
+        return (
+            f"{path}:{number}: not a journal event ({where}: {first['msg']}); skipped it "
+            "(a line edited by hand or written by another tool)"
+        )
+
+
 def _parse(path: Path, data: bytes) -> JournalFile:
     read = JournalFile(path)
     lines = data.split(b"\n")
@@ -327,18 +340,14 @@ def _parse(path: Path, data: bytes) -> JournalFile:
     for number, line in enumerate(lines, 1):
         if not line.strip():
             continue
-        try:
-            read.events.append(_EVENT.validate_json(line))
-        except ValidationError as exc:
-            first = exc.errors()[0]
-            where = ".".join(str(p) for p in first["loc"]) or "line"
-            read.warnings.append(
-                f"{path}:{number}: not a journal event ({where}: {first['msg']}); skipped it "
-                "(a line edited by hand or written by another tool)"
-            )
+        parsed = parse_line(path, number, line)
+        if isinstance(parsed, str):
+            read.warnings.append(parsed)
+        else:
+            read.events.append(parsed)
     read.finished = bool(read.events) and isinstance(read.events[-1], ProcessFinished)
     if not read.finished:
-        read.finished = not _writer_alive(path)
+        read.finished = not writer_alive(path)
     if tail and read.finished:
         read.warnings.append(
             f"{path}:{len(lines) + 1}: skipped a torn last line ({len(tail)} bytes): its writer "
@@ -347,7 +356,7 @@ def _parse(path: Path, data: bytes) -> JournalFile:
     return read
 
 
-def _writer_alive(path: Path) -> bool:
+def writer_alive(path: Path) -> bool:
     """Whether the process writing ``path`` may still append (unknown hosts: assume it may)."""
     writer = _writer_of(path)
     if writer is None:

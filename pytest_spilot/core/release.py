@@ -3,11 +3,12 @@
 from __future__ import annotations
 
 import socket
+import time
 from collections.abc import Callable
 from typing import TYPE_CHECKING
 
 from pytest_spilot.core.acceptance import judge
-from pytest_spilot.core.execution import LOG_NAME, execute, run_dir_for
+from pytest_spilot.core.execution import LOG_NAME, execute, fresh_run_dir, run_dir_for
 from pytest_spilot.core.journal import (
     GateDecided,
     JobStarted,
@@ -29,7 +30,7 @@ from pytest_spilot.core.regressions import (
     levels_for,
     summarize,
 )
-from pytest_spilot.core.settings import Settings
+from pytest_spilot.core.settings import SPILOT_DIR, Settings
 from pytest_spilot.core.state import (
     Progress,
     RegressionRecord,
@@ -45,6 +46,19 @@ from pytest_spilot.errors import SpilotError
 from pytest_spilot.plan.expand import PlannedValidation
 from pytest_spilot.plan.model import Threshold
 from pytest_spilot.redact import Redactor
+from pytest_spilot.resources import (
+    Held,
+    JobTokens,
+    Placement,
+    PoolSizes,
+    TokenPool,
+    job_env,
+    job_tokens,
+    license_pool,
+)
+
+# The licence an Innovus session holds for the validations that run in it.
+SESSION_FEATURE = "innovus"
 
 if TYPE_CHECKING:
     from datetime import datetime
@@ -78,8 +92,14 @@ class Release:
         gates: GateBoard | None = None,
         worker: str = "main",
         secrets: Redactor | None = None,
+        pools: PoolSizes | None = None,
     ) -> None:
         self.settings = settings
+        # Jobs hold tokens of these pools while they run (None: no pools, as in library use).
+        self.pools = pools
+        self.tokens = (
+            TokenPool(settings.root / SPILOT_DIR / "resources", pools.tokens) if pools else None
+        )
         self.secrets = secrets or Redactor()
         self.registry = registry
         self.innovus = innovus
@@ -184,9 +204,113 @@ class Release:
                     return gate, record
         return None
 
+    def placement(self, validation: PlannedValidation) -> Placement:
+        """Where the job's processes run: here, in a batch system, or on a remote node."""
+        from pytest_spilot.launchers.local import LocalLauncher
+        from pytest_spilot.launchers.template import TemplateLauncher
+
+        location = validation.spec.location
+        launcher = self.registry.launchers.get(location)
+        if isinstance(launcher, TemplateLauncher):
+            return "batch"
+        if location == "local" or isinstance(launcher, LocalLauncher):
+            return "here"
+        return "remote"
+
+    def job_tokens(self, validation: PlannedValidation) -> JobTokens:
+        """The pool tokens the validation's job takes here (``--spilot-plan`` shows them)."""
+        if self.pools is None:
+            return JobTokens()
+        spec = validation.spec
+        in_session = spec.kind == "innovus" or getattr(
+            self._runner(validation), "starts_innovus_sessions", False
+        )
+        return job_tokens(
+            spec.resources.cpus,
+            spec.resources.licenses,
+            self.pools,
+            placement=self.placement(validation),
+            session_feature=SESSION_FEATURE if in_session else None,
+        )
+
+    def _take_tokens(self, validation: PlannedValidation) -> tuple[Held | None, float]:
+        """All the job's tokens (its session's licence too, where it has none): the held
+        tokens and the seconds waited for them; SpilotError for a request no pool can serve."""
+        pool = self.tokens
+        if pool is None:
+            return None, 0.0
+        session = self.innovus
+        # A kind innovus job runs in this process's session (a migration gate starts sessions
+        # of its own, which take their slots themselves).
+        uses_session = (
+            session is not None
+            and session.licenses is not None
+            and validation.spec.kind == "innovus"
+        )
+
+        def wanted() -> dict[str, int]:
+            want = dict(self.job_tokens(validation).tokens)
+            if uses_session and session is not None and not session.holds_slot:
+                # Taken with the job's other tokens, all or none: a session that took it
+                # inside the run would wait while holding them.
+                key = license_pool(SESSION_FEATURE)
+                want[key] = want.get(key, 0) + 1
+            return want
+
+        want = wanted()
+        if not want:
+            return None, 0.0
+        held = pool.try_acquire(want)
+        waited = 0.0
+        if held is None:
+            if session is not None and session.holds_slot:
+                # A waiter holds nothing: this process's idle session gives its licence back,
+                # or a run queued for it (behind this one's wait) could never start.
+                session.close()
+                want = wanted()
+            begun = time.monotonic()
+            told: list[str] = []
+
+            def on_wait(short: str) -> None:
+                told.append(short)
+                self.waiting(validation, short)
+
+            held = pool.acquire(want, on_wait=on_wait)
+            waited = time.monotonic() - begun
+            if told:
+                self.waiting(validation, "")
+        if uses_session and session is not None and not session.holds_slot:
+            session.adopt_slot(held.take(license_pool(SESSION_FEATURE), 1))
+        return held, waited
+
+    def _refused(self, validation: PlannedValidation, message: str, started: datetime) -> RunRecord:
+        """The failed run of a job that cannot take its tokens (asks more than a pool has)."""
+        run_dir = run_dir_for(self.settings.runs_root, self.settings.version, validation)
+        fresh_run_dir(run_dir)
+        log = run_dir / LOG_NAME
+        text = f"{validation.file}: validation {validation.id!r}: {message}"
+        log.write_text(f"[spilot] {text}\n", encoding="utf-8")
+        return RunRecord(
+            outcome="failed",
+            message=text,
+            location=str(validation.spec.location),
+            started=started,
+            finished=now(),
+            duration_s=0.0,
+            run_dir=str(run_dir),
+            log=str(log),
+        )
+
     def _run(self, validation: PlannedValidation, rerun: str = "") -> RunRecord:
         run_dir = run_dir_for(self.settings.runs_root, self.settings.version, validation)
         info = self._info(validation)
+        # Before the run starts: its journalled interval is the time it held its tokens.
+        try:
+            held, waited_s = self._take_tokens(validation)
+        except SpilotError as exc:
+            held, waited_s, refused = None, 0.0, str(exc)
+        else:
+            refused = ""
         started = now()
         self._records[info.key] = ValidationRecord(**dict(info), started=started)
         self.journal.write(
@@ -202,21 +326,36 @@ class Release:
         )
         self._running = (info.key, started)
         try:
-            run = execute(
-                validation,
-                self.registry,
-                run_dir,
-                self.innovus,
-                self.librelane,
-                self.nodes,
-                started=started,
-                secrets=self.secrets,
-                on_job_start=lambda job: self.journal.write(
-                    JobStarted(key=info.key, run_started=started, job=job)
-                ),
-            )
+            if refused:
+                run = self._refused(validation, refused, started)
+            else:
+                spec = validation.spec
+                told_cpus = (held.counts if held else {}).get("cpus") or spec.resources.cpus
+                run = execute(
+                    validation,
+                    self.registry,
+                    run_dir,
+                    self.innovus,
+                    self.librelane,
+                    self.nodes,
+                    started=started,
+                    secrets=self.secrets,
+                    on_job_start=lambda job: self.journal.write(
+                        JobStarted(key=info.key, run_started=started, job=job)
+                    ),
+                    env=job_env(told_cpus, spec.resources.licenses),
+                )
+                if held is not None or waited_s:
+                    run = run.model_copy(
+                        update={
+                            "held": held.counts if held else {},
+                            "waited_s": round(waited_s, 3),
+                        }
+                    )
         finally:
             self._running = None
+            if held is not None:
+                held.release()
         self._tool_seen(run.location)
         record = self._update(info.key, run=run)
         self.journal.write(RunFinished(key=info.key, run=run, verdict=record.verdict))

@@ -66,6 +66,11 @@ class RunRecord(_Record):
         default_factory=list, description="why each earlier attempt was retried"
     )
     job_id: str | None = Field(None, description="the batch system's job id (srun, bsub, ...)")
+    held: dict[str, int] = Field(
+        default_factory=dict,
+        description="tokens of the resource pools the job held: cpus, licence.<feature>",
+    )
+    waited_s: float = Field(0.0, description="seconds spent waiting for those tokens")
     run_dir: str
     log: str
     artifacts: list[str] = Field(default_factory=list)

@@ -1,20 +1,20 @@
 """Licence slots: at most N live sessions at once across every process that shares a folder.
 
-Each slot is a lock file; a session holds one from before it starts until its process ended.
-xdist workers of one run (and other runs in the same checkout) share ``.spilot/licenses/``.
+The ``innovus`` pool of the resource pools (pytest_spilot/resources): a session holds one
+token from before it starts until its process ended. xdist workers of one run (and other runs
+in the same checkout) share ``.spilot/resources/``, and a validation's own
+``resources: {licenses: {innovus: N}}`` draws from the same tokens.
 """
 
 from __future__ import annotations
 
-import time
 from collections.abc import Callable
 from pathlib import Path
 
-from filelock import FileLock, Timeout
-
 from pytest_spilot.errors import SpilotError
+from pytest_spilot.resources import Held, TokenPool, license_pool
 
-RETRY_S = 0.1
+INNOVUS = license_pool("innovus")
 
 
 class LicenseSlots:
@@ -23,31 +23,26 @@ class LicenseSlots:
             raise SpilotError(f"--spilot-innovus-licenses {count}: give at least 1")
         self.folder = folder
         self.count = count
+        self.pool = TokenPool(folder, {INNOVUS: count})
 
     def acquire(
         self, timeout_s: float | None = None, on_wait: Callable[[str], None] | None = None
-    ) -> FileLock:
+    ) -> Held:
         """A held slot (release it with ``.release()``); SpilotError after ``timeout_s``."""
-        self.folder.mkdir(parents=True, exist_ok=True)
-        locks = [FileLock(str(self.folder / f"slot-{i}.lock")) for i in range(self.count)]
-        deadline = None if timeout_s is None else time.monotonic() + timeout_s
-        told = False
-        while True:
-            for lock in locks:
-                try:
-                    lock.acquire(timeout=0)
-                except Timeout:
-                    continue
-                return lock
-            if not told and on_wait is not None:
+        told: list[str] = []
+
+        def wait(_short: str) -> None:
+            told.append(_short)
+            if on_wait is not None:
                 on_wait(
                     f"waiting for an Innovus licence slot: all {self.count} in use "
                     f"(--spilot-innovus-licenses {self.count}, slots in {self.folder})"
                 )
-                told = True
-            if deadline is not None and time.monotonic() > deadline:
-                raise SpilotError(
-                    f"no Innovus licence slot free within {timeout_s:g} s "
-                    f"(--spilot-innovus-licenses {self.count})"
-                )
-            time.sleep(RETRY_S)
+
+        try:
+            return self.pool.acquire({INNOVUS: 1}, on_wait=wait, timeout_s=timeout_s)
+        except SpilotError:
+            raise SpilotError(
+                f"no Innovus licence slot free within {timeout_s:g} s "
+                f"(--spilot-innovus-licenses {self.count})"
+            ) from None

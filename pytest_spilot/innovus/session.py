@@ -20,11 +20,10 @@ from pytest_spilot.redact import Redactor
 # Every process makes its session object, few start a session: the client and the protocol's
 # models (pydantic) are imported when one starts.
 if TYPE_CHECKING:
-    from filelock import FileLock
-
     from pytest_spilot.innovus.licenses import LicenseSlots
     from pytest_spilot.innovus.protocol import Ack
     from pytest_spilot.launchers.base import Launcher
+    from pytest_spilot.resources import Held
     from pytest_spilot.siteconfig import InnovusConfig
 
 USABLE = (Health.HEALTHY, Health.NO_HEARTBEAT)
@@ -87,19 +86,33 @@ class InnovusSession:
         self.on_wait: Callable[[str], None] | None = None
         self.started = 0
         self._current: Supervisor | None = None
-        self._slot: FileLock | None = None
+        self._slot: Held | None = None
 
     def supervisor(self) -> Supervisor:
         """A ready session: the current one while it is usable, else a new one."""
         current = self._current
         if current is not None and (current.lost or current.poll_health() not in USABLE):
-            self._end_current(f"replaced: {current.lost or current.poll_health()}")
+            # The replacement keeps the slot: taking it again inside a run could wait on a
+            # token that a waiting run of another worker is queued for.
+            self._end_current(f"replaced: {current.lost or current.poll_health()}", keep_slot=True)
         if self._current is None:
             self._current = self._start()
         return self._current
 
     def close(self) -> None:
         self._end_current("end of the test session")
+
+    @property
+    def holds_slot(self) -> bool:
+        """Whether this process holds a licence slot (kept from session to session)."""
+        return self._slot is not None
+
+    def adopt_slot(self, slot: Held) -> None:
+        """Keep ``slot`` (taken with a run's other tokens, all or none) for the next session."""
+        if self._slot is None:
+            self._slot = slot
+        else:
+            slot.release()
 
     def run_skill(
         self,
@@ -116,7 +129,7 @@ class InnovusSession:
 
         ack = session.submit(skill_script(name), args or {}, timeout_s)
         if ack.error_type is ErrorType.SESSION_LOST:
-            self._end_current("lost")
+            self._end_current("lost", keep_slot=True)
         result = SkillResult(ack, session.run_dir, [session.run_dir / r for r in ack.reports])
         if check and not ack.passed:
             raise SkillFailed(name, ack)
@@ -139,7 +152,7 @@ class InnovusSession:
             )
         self.started += 1
         run_dir = self.sessions_root / f"{self.worker}-{self.started:02d}"
-        if self.licenses is not None:
+        if self.licenses is not None and self._slot is None:
             waited: list[str] = []
 
             def wait(message: str) -> None:
@@ -169,12 +182,12 @@ class InnovusSession:
             raise
         return supervisor
 
-    def _end_current(self, reason: str) -> None:
+    def _end_current(self, reason: str, keep_slot: bool = False) -> None:
         current, self._current = self._current, None
         try:
             if current is not None:
                 current.stop(reason)
         finally:
-            if self._slot is not None:
+            if self._slot is not None and not keep_slot:
                 self._slot.release()
                 self._slot = None

@@ -2,8 +2,12 @@
 
 A template is a list of words; each word is split like a shell would and may name fields:
 ``{queue}``, ``{walltime_min}``, ``{cores}``, ``{memory_mb}``, ``{license}``, ``{job_name}``,
-``{cwd}``. A word naming a field the site left unset is dropped whole, so ``"-q {queue}"``
-disappears without a queue. ``{command}`` is the job's own argv, inserted word for word.
+``{cwd}``, and from the validation's ``resources``: ``{cpus}``, ``{licenses}`` (Slurm's
+``innovus:1,genus:2``) and ``{rusage}`` (LSF's ``innovus=1:genus=2``). ``{cores}`` is the
+validation's ``cpus`` where it asks, else the site's; ``{licenses}`` and ``{rusage}`` add the
+site's ``license`` (one of it). A word naming a field left unset is dropped whole, so
+``"-q {queue}"`` disappears without a queue. ``{command}`` is the job's own argv, inserted
+word for word.
 The submitter runs in the foreground (interactive mode), so the local process tree *is* the
 job: streaming and the exit code work as for ``local``. Where the batch system keeps the job
 apart from the submitter (Slurm's ``srun``, LSF's ``bsub -I``), a ``cancel`` template kills the
@@ -36,7 +40,18 @@ from pytest_spilot.launchers.process import end_leftover_job
 
 COMMAND = "{command}"
 FIELD_RE = re.compile(r"\{([a-z_]+)\}")
-FIELDS = ("queue", "walltime_min", "cores", "memory_mb", "license", "job_name", "cwd")
+FIELDS = (
+    "queue",
+    "walltime_min",
+    "cores",
+    "memory_mb",
+    "license",
+    "job_name",
+    "cwd",
+    "cpus",
+    "licenses",
+    "rusage",
+)
 
 # Starting points; a site overrides any of them (or adds its own) under [tool.spilot.launchers].
 BUILTIN_TEMPLATES: dict[str, list[str]] = {
@@ -48,7 +63,7 @@ BUILTIN_TEMPLATES: dict[str, list[str]] = {
         "--time={walltime_min}",
         "--cpus-per-task={cores}",
         "--mem={memory_mb}M",
-        "--licenses={license}",
+        "--licenses={licenses}",
         "--chdir={cwd}",
         COMMAND,
     ],
@@ -60,7 +75,7 @@ BUILTIN_TEMPLATES: dict[str, list[str]] = {
         "-W {walltime_min}",
         "-n {cores}",
         "-R rusage[mem={memory_mb}]",
-        "-R rusage[{license}=1]",
+        "-R rusage[{rusage}]",
         "-cwd {cwd}",
         COMMAND,
     ],
@@ -117,6 +132,25 @@ def expand(template: list[str], argv: list[str], fields: Mapping[str, object]) -
     return out
 
 
+def request_fields(env: Mapping[str, str], site: Mapping[str, object]) -> dict[str, object]:
+    """The template fields of a job's ``resources`` (SPILOT_CPUS and SPILOT_LICENSES in its
+    environment, see pytest_spilot/resources/request.py) with the site's ``license``."""
+    counts: dict[str, int] = {}
+    if site.get("license"):
+        counts[str(site["license"])] = 1
+    for item in filter(None, env.get("SPILOT_LICENSES", "").split(",")):
+        feature, _, n = item.partition(":")
+        counts[feature] = max(counts.get(feature, 0), int(n or 1))
+    fields: dict[str, object] = {}
+    cpus = env.get("SPILOT_CPUS")
+    if cpus:
+        fields["cpus"] = fields["cores"] = cpus
+    if counts:
+        fields["licenses"] = ",".join(f"{f}:{n}" for f, n in counts.items())
+        fields["rusage"] = ":".join(f"{f}={n}" for f, n in counts.items())
+    return fields
+
+
 @dataclass
 class TemplateLauncher(LocalLauncher):
     """A launcher named by the site whose command line wraps the job in a submitter."""
@@ -139,6 +173,7 @@ class TemplateLauncher(LocalLauncher):
 
     def command_line(self, job: Job) -> list[str]:
         fields = {"job_name": job.name, "cwd": str(job.cwd), **self.fields}
+        fields.update(request_fields(job.env, self.fields))
         return expand(self.template, list(job.argv), fields)
 
     def start(self, job: Job) -> LocalProcess:

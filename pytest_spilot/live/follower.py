@@ -15,15 +15,13 @@ import time
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from pydantic import ValidationError
-
 from pytest_spilot.core.journal import (
-    _EVENT,
     SUFFIX,
     Event,
     ProcessFinished,
     ProcessStarted,
-    _writer_alive,
+    parse_line,
+    writer_alive,
 )
 
 READ_BLOCK = 4 * 1024 * 1024  # one read; a backlog is read in blocks of this size
@@ -95,7 +93,7 @@ class JournalTail:
                 self._forget(name, tailed, found)
             elif not tailed.finished and now - tailed.checked >= ALIVE_CHECK_S:
                 tailed.checked = now
-                if not _writer_alive(tailed.path):
+                if not writer_alive(tailed.path):
                     self._read(tailed, found)  # the last bytes it wrote before it died
                     self._finish(tailed, found)
         return found
@@ -125,15 +123,9 @@ class JournalTail:
                 return
 
     def _parse(self, tailed: TailedFile, raw: bytes, found: Polled) -> None:
-        try:
-            event = _EVENT.validate_json(raw)
-        except ValidationError as exc:
-            first = exc.errors()[0]
-            where = ".".join(str(p) for p in first["loc"]) or "line"
-            found.warnings.append(
-                f"{tailed.path}:{tailed.line}: not a journal event ({where}: {first['msg']}); "
-                "skipped it (a line edited by hand or written by another tool)"
-            )
+        event = parse_line(tailed.path, tailed.line, raw)
+        if isinstance(event, str):
+            found.warnings.append(event)
             return
         if isinstance(event, ProcessStarted) and tailed.header is None:
             tailed.header = event

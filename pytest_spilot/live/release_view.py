@@ -120,6 +120,8 @@ class LiveRelease:
         self._take(polled)
         for key in self._keys():
             self._refresh(key)
+        # What the page was last told about the release running: its end changes no row.
+        self._sent_running = self.tail.running
 
     def view(self) -> ReleaseView:
         """The whole release now (elapsed times of running rows as of this call)."""
@@ -282,8 +284,10 @@ class LiveRelease:
             row = self._refresh(key)
             if row is not None and row != before:
                 rows.append(row)
-        if not rows:
+        running = self.tail.running
+        if not rows and running == self._sent_running:
             return None
+        self._sent_running = running
         self.seq += 1
         return RowsChanged(summary=self.summary(), rows=rows, seq=self.seq)
 

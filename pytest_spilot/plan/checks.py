@@ -318,8 +318,10 @@ def _librelane_names() -> list[str]:
 
 def _at(data: object, loc: Loc) -> object:
     for part in loc:
-        try:
-            data = data[part]  # type: ignore[index]
-        except (KeyError, IndexError, TypeError):
+        if (isinstance(data, dict) and part in data) or (
+            isinstance(data, list) and isinstance(part, int) and -len(data) <= part < len(data)
+        ):
+            data = data[part]
+        else:
             return None
     return data

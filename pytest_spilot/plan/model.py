@@ -221,6 +221,22 @@ class RetryOn(StrictModel):
     )
 
 
+class ResourceRequest(StrictModel):
+    """Tokens a validation's job holds while it runs, from pools shared by every worker."""
+
+    cpus: int | None = Field(
+        None,
+        ge=1,
+        description="CPUs of the machine-wide pool (--spilot-cpus, [tool.spilot.resources] cpus; "
+        "default the machine's); a job sent to a batch system asks it instead",
+    )
+    licenses: dict[Name, Annotated[int, Field(ge=1)]] = Field(
+        default_factory=dict,
+        description="licence feature: count, from the pools of [tool.spilot.resources] licenses "
+        "or --spilot-license FEATURE=N (a feature without a pool is not capped)",
+    )
+
+
 class Defaults(StrictModel):
     """Settings applied to every validation (and gate) of the file unless it sets its own."""
 
@@ -237,6 +253,7 @@ class Defaults(StrictModel):
     secret_env: list[EnvName] = Field(default_factory=list)
     markers: list[Name] = Field(default_factory=list)
     metrics: dict[str, MetricSpec] = Field(default_factory=dict)
+    resources: ResourceRequest | None = None
 
 
 # The lists of ``defaults`` that an entry's own join (others it replaces, mappings merge).
@@ -264,6 +281,11 @@ class ValidationBase(StrictModel):
     )
     location: str = Field("local", description="'local', a node of the inventory, or a launcher")
     cwd: str | None = Field(None, description="working directory (default: the run directory)")
+    resources: ResourceRequest = Field(
+        default_factory=ResourceRequest,
+        description="CPUs and licences held while the job runs, e.g. {cpus: 4, licenses: "
+        "{innovus: 1}}; the job waits until all are free",
+    )
     env: dict[str, str] = Field(default_factory=dict)
     secret_env: list[EnvName] = Field(
         default_factory=list,
@@ -516,6 +538,9 @@ def apply_defaults(entry: Any, defaults: Defaults) -> Any:
     if not isinstance(entry, dict):
         return entry
     given = {key: getattr(defaults, key) for key in defaults.model_fields_set}
+    if isinstance(given.get("resources"), ResourceRequest):
+        # A mapping, so that an entry's own resources merge with it key by key.
+        given["resources"] = given["resources"].model_dump(exclude_unset=True)
     return beneath(entry, given, JOINED_DEFAULTS)
 
 

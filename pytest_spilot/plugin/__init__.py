@@ -40,6 +40,7 @@ if TYPE_CHECKING:
     from pytest_spilot.launchers.base import Launcher
     from pytest_spilot.librelane.progress import Progress
     from pytest_spilot.remote.node import NodePool
+    from pytest_spilot.resources import PoolSizes
 
 FOLD_WARNINGS_KEY = pytest.StashKey[list[str]]()
 RUN_ID_KEY = pytest.StashKey[str]()
@@ -122,7 +123,23 @@ def pytest_addoption(parser: pytest.Parser) -> None:
         "--spilot-innovus-licenses",
         type=int,
         metavar="N",
-        help="at most N live Innovus sessions across all xdist workers",
+        help="at most N live Innovus sessions across all xdist workers: the innovus licence "
+        "pool (an alias of --spilot-license innovus=N)",
+    )
+    group.addoption(
+        "--spilot-cpus",
+        type=int,
+        metavar="N",
+        help="CPU tokens that validations' resources: {cpus: N} share across all xdist "
+        "workers (default: [tool.spilot.resources] cpus, else this machine's CPUs)",
+    )
+    group.addoption(
+        "--spilot-license",
+        action="append",
+        default=[],
+        metavar="FEATURE=N",
+        help="a licence pool: at most N jobs' worth of FEATURE at once across all workers "
+        "(repeatable; over [tool.spilot.resources] licenses)",
     )
     group.addoption(
         "--spilot-nodes",
@@ -206,7 +223,18 @@ def pytest_configure(config: pytest.Config) -> None:
 
             # Before any job of this run starts: a crashed run's copy must not run beside it.
             config.stash[FOLD_WARNINGS_KEY] += end_orphans(folded.state, registry.launchers)
-        innovus = _innovus_session(config, settings, site, registry, secrets)
+        from pytest_spilot.resources import PoolSizes
+
+        pools = PoolSizes.resolve(
+            site_cpus=site.resources.cpus,
+            site_licenses=site.resources.licenses,
+            batch_licenses=site.resources.batch_licenses,
+            cli_cpus=config.getoption("spilot_cpus"),
+            cli_licenses=config.getoption("spilot_license"),
+            site_innovus=site.innovus.licenses,
+            cli_innovus=config.getoption("spilot_innovus_licenses"),
+        )
+        innovus = _innovus_session(config, settings, site, registry, secrets, pools)
         run_id = getattr(config, "workerinput", {}).get("testrunuid") or uuid.uuid4().hex
         release = Release(
             settings,
@@ -227,6 +255,7 @@ def pytest_configure(config: pytest.Config) -> None:
             gates=GateBoard(settings.root / SPILOT_DIR / "gates", run_id),
             worker=worker,
             secrets=secrets,
+            pools=pools,
         )
     except SpilotError as exc:
         raise pytest.UsageError(str(exc)) from None
@@ -287,16 +316,18 @@ def _innovus_session(
     site: SiteConfig,
     registry: Registry,
     secrets: Redactor,
+    pools: PoolSizes,
 ) -> InnovusSession:
     from pytest_spilot.innovus.session import InnovusSession
 
     cfg = site.innovus
-    licenses = config.getoption("spilot_innovus_licenses") or cfg.licenses
+    # The innovus licence pool caps the sessions (one token each), as it caps the jobs.
+    licenses = pools.licenses.get("innovus")
     slots = None
     if licenses:
         from pytest_spilot.innovus.licenses import LicenseSlots
 
-        slots = LicenseSlots(settings.root / SPILOT_DIR / "licenses", licenses)
+        slots = LicenseSlots(settings.root / SPILOT_DIR / "resources", licenses)
     worker = getattr(config, "workerinput", {}).get("workerid", "main")
     return InnovusSession(
         cfg,
@@ -404,7 +435,14 @@ def pytest_collection_modifyitems(
         where["librelane"] = f"librelane:{flows.backend_name} via {flows.config.launcher}"
     from pytest_spilot.reporting.plan import render_plan
 
-    text = render_plan(validations, release.registry, release.settings, where)
+    text = render_plan(
+        validations,
+        release.registry,
+        release.settings,
+        where,
+        pools=release.pools,
+        tokens=release.job_tokens,
+    )
     if reporter is not None:
         reporter.write_line(text)
     config.hook.pytest_deselected(items=list(items))

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import shlex
-from collections.abc import Mapping, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from pathlib import Path
 
 from pytest_spilot.core.acceptance import format_value
@@ -13,6 +13,7 @@ from pytest_spilot.launchers.base import Job, batch_job_name
 from pytest_spilot.plan.expand import PlannedValidation
 from pytest_spilot.plan.model import Threshold
 from pytest_spilot.registry import Registry
+from pytest_spilot.resources import JobTokens, PoolSizes, job_env
 
 
 def _command(validation: PlannedValidation) -> str:
@@ -34,15 +35,21 @@ def render_plan(
     registry: Registry,
     settings: Settings,
     where_by_kind: Mapping[str, str] | None = None,
+    *,
+    pools: PoolSizes | None = None,
+    tokens: Callable[[PlannedValidation], JobTokens] | None = None,
 ) -> str:
     """``where_by_kind`` says where kinds run that ``location:`` does not place
-    (``{"innovus": "innovus:tcl via local", "librelane": "librelane:pseudo"}``)."""
+    (``{"innovus": "innovus:tcl via local", "librelane": "librelane:pseudo"}``); ``pools``
+    are the resource pools, ``tokens`` what each validation's job takes of them."""
     where_by_kind = where_by_kind or {}
     lines = [
         f"spilot plan for release {settings.version} "
         f"(state: {settings.state_path}): {len(validations)} validations",
         f"baseline: {_baseline(settings)}",
     ]
+    if pools is not None:
+        lines.append(f"resource pools: {pools.describe()}")
     for v in validations:
         spec = v.spec
         known = "" if spec.kind in registry.runners else "  [no runner installed for this kind]"
@@ -57,12 +64,21 @@ def render_plan(
             f"{v.key}  {role} @ {where}  timeout {spec.timeout_s:g}s, {_retries(v)}{known}"
         )
         lines.append(f"    run: {_command(v)}")
+        asked = spec.resources
+        if asked.cpus or asked.licenses:
+            taken = f"; holds {tokens(v).describe()}" if tokens is not None else ""
+            lines.append(f"    resources: {_asked(asked.cpus, asked.licenses)}{taken}")
         launcher = registry.launchers.get(spec.location)
         run = getattr(spec, "run", None)
         if spec.location != "local" and launcher is not None and run is not None:
             argv = ["/bin/sh", "-c", run] if isinstance(run, str) else list(run)
             job = Job(
-                argv, Path("<run dir>"), Path("job.log"), spec.timeout_s, name=batch_job_name(v.id)
+                argv,
+                Path("<run dir>"),
+                Path("job.log"),
+                spec.timeout_s,
+                env=job_env(asked.cpus, asked.licenses),
+                name=batch_job_name(v.id),
             )
             lines.append(f"    via: {shlex.join(launcher.command_line(job))}")
         for name, metric in spec.metrics.items():
@@ -72,6 +88,12 @@ def render_plan(
         if not v.is_gate:
             lines.append(f"    regressions: {_regressions(v, settings)}")
     return "\n".join(lines)
+
+
+def _asked(cpus: int | None, licenses: Mapping[str, int]) -> str:
+    parts = [f"cpus {cpus}"] if cpus else []
+    parts += [f"licence {feature} {n}" for feature, n in licenses.items()]
+    return ", ".join(parts)
 
 
 def _baseline(settings: Settings) -> str:

@@ -47,3 +47,18 @@ def test_a_waiter_gets_the_slot_when_it_is_released(tmp_path: Path) -> None:
 def test_at_least_one_slot(tmp_path: Path) -> None:
     with pytest.raises(SpilotError, match="at least 1"):
         LicenseSlots(tmp_path, 0)
+
+
+def test_sessions_and_jobs_draw_on_one_innovus_pool(tmp_path: Path) -> None:
+    from pytest_spilot.resources import TokenPool, license_pool
+
+    slots = LicenseSlots(tmp_path, 2)
+    jobs = TokenPool(tmp_path, {license_pool("innovus"): 2})
+    session = slots.acquire()
+    job = jobs.try_acquire({license_pool("innovus"): 1})
+    assert job is not None
+    with pytest.raises(SpilotError, match=r"no Innovus licence slot free within 0\.2 s"):
+        slots.acquire(timeout_s=0.2)
+    job.release()
+    slots.acquire(timeout_s=1).release()
+    session.release()

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import dataclasses
 from pathlib import Path
 
 import pytest
@@ -83,3 +84,21 @@ def test_batch_job_names_are_the_validations_and_safe_everywhere() -> None:
     assert batch_job_name("timing_report[ss-low]") == "spilot.timing_report_ss-low"
     assert batch_job_name("a b/c") == "spilot.a_b_c"
     assert len(batch_job_name("x" * 500)) == len("spilot.") + 64
+
+
+def test_a_jobs_resources_reach_srun_and_bsub() -> None:
+    asked = dataclasses.replace(job(), env={"SPILOT_CPUS": "2", "SPILOT_LICENSES": "innovus:1"})
+    srun = TemplateLauncher(
+        name="srun", template=BUILTIN_TEMPLATES["srun"], fields={"cores": 8, "license": "invs_xl"}
+    )
+    line = srun.command_line(asked)
+    # The job's own request wins over the site's cores; the site's licence is asked too.
+    assert "--cpus-per-task=2" in line and "--cpus-per-task=8" not in line
+    assert "--licenses=invs_xl:1,innovus:1" in line
+    bsub = TemplateLauncher(name="bsub", template=BUILTIN_TEMPLATES["bsub"])
+    line = bsub.command_line(asked)
+    assert line[line.index("-n") + 1] == "2"
+    assert "rusage[innovus=1]" in line
+    # Without a request, nothing of it: the words are dropped.
+    assert not any("licenses" in w or "rusage" in w for w in bsub.command_line(job()))
+    assert expand(["x", "--cpus={cpus}", "-R rusage[{rusage}]", "{command}"], [], {}) == ["x"]

@@ -124,3 +124,44 @@ def test_plan_of_a_broken_file_shows_the_error_and_runs_nothing(
     result = pytester.runpytest_subprocess("validations/broken.yaml")
     result.assert_outcomes(errors=1)
     assert not (pytester.path / "validations" / "ran").exists()
+
+
+POOLS_PLAN = """
+version: 1
+defaults:
+  resources: {licenses: {lic: 1}}
+validations:
+  - name: here
+    run: ['true']
+    resources: {cpus: 2}
+  - name: batch
+    location: srun
+    run: ['true']
+    resources: {cpus: 2, licenses: {lic: 1, genus: 1}}
+"""
+
+
+def test_plan_shows_each_validations_resources_and_the_pools(tmp_path: Path) -> None:
+    from pytest_spilot.core.release import Release
+    from pytest_spilot.launchers.template import BUILTIN_TEMPLATES, TemplateLauncher
+    from pytest_spilot.resources import PoolSizes
+
+    path = tmp_path / "validations" / "plan.yaml"
+    path.parent.mkdir(parents=True)
+    path.write_text(POOLS_PLAN)
+    planned = list(expand(load_validation_file(path), path, "validations/plan.yaml"))
+    settings = Settings.resolve(tmp_path, version="v1")
+    registry = Registry.from_hook(plugin_manager().hook)
+    registry.launchers["srun"] = TemplateLauncher(name="srun", template=BUILTIN_TEMPLATES["srun"])
+    pools = PoolSizes.resolve(cli_cpus=4, cli_licenses=["lic=1"])
+    release = Release(settings, registry, pools=pools)
+    text = render_plan(planned, registry, settings, pools=pools, tokens=release.job_tokens)
+    release.close()
+    assert "resource pools: cpus 4 (--spilot-cpus), licence lic 1 (--spilot-license)" in text
+    assert "    resources: cpus 2, licence lic 1; holds 2 cpus, licence lic 1" in text
+    assert (
+        "    resources: cpus 2, licence lic 1, licence genus 1; holds licence lic 1 "
+        "(2 cpus asked of the batch system; licence genus: no pool, not capped)"
+    ) in text
+    # The request reaches the submitter's command line.
+    assert "--cpus-per-task=2 --licenses=lic:1,genus:1 '--chdir=<run dir>' true" in text

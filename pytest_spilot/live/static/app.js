@@ -517,18 +517,25 @@
     picker.addEventListener("change", function () { openRelease(picker.value); });
     // A new release appears when the user looks for it: the list is fetched on opening it.
     picker.addEventListener("focus", function () { loadReleases(true).catch(showError); });
-    loadReleases(false).then(function (list) {
-      if (!list.length) {
-        setLive("no release in the folder yet", false);
-        $("empty").hidden = false;
-        return;
-      }
-      var wanted = decodeURIComponent(location.hash.slice(1));
-      var chosen = list.find(function (s) { return s.version === wanted; }) ||
-        list.find(function (s) { return s.running; }) || list[0];
-      picker.value = chosen.version;
-      openRelease(chosen.version);
-    }).catch(showError);
+    var wanted = decodeURIComponent(location.hash.slice(1));
+    // A run's URL is printed before its first journal line: until the release it names (or
+    // any release) exists, look again each second; afterwards everything is pushed.
+    function choose() {
+      loadReleases(false).then(function (list) {
+        var named = list.find(function (s) { return s.version === wanted; });
+        if ((wanted && !named) || !list.length) {
+          setLive(wanted ? "waiting for release " + wanted + "…" : "no release in the folder yet", false);
+          $("empty").hidden = list.length > 0;
+          setTimeout(choose, 1000);
+          return;
+        }
+        $("empty").hidden = true;
+        var chosen = named || list.find(function (s) { return s.running; }) || list[0];
+        picker.value = chosen.version;
+        openRelease(chosen.version);
+      }).catch(showError);
+    }
+    choose();
     setInterval(tick, 1000);
   }
 
@@ -554,6 +561,7 @@
     var words = $("chart-filter").value.trim().toLowerCase();
     var shown = view.series.filter(function (s) { return !words || seriesTitle(s).toLowerCase().indexOf(words) >= 0; });
     var note = view.versions.length + " releases, " + view.series.length + " metric series";
+    if (words) note += "; " + shown.length + " match the filter";
     if (shown.length > MAX_CHARTS) note += "; showing " + MAX_CHARTS + " of " + shown.length + " (filter to narrow)";
     $("history-note").textContent = note;
     if (typeof uPlot === "undefined") {
