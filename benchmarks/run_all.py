@@ -9,6 +9,7 @@ import bench_live
 import bench_logfollow
 import bench_migration
 import bench_overhead
+import bench_pools
 import bench_remote
 import bench_scale
 import bench_scaling
@@ -25,6 +26,7 @@ BENCHES = (
     bench_remote,
     bench_migration,
     bench_live,
+    bench_pools,
 )
 
 

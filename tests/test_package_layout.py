@@ -32,3 +32,13 @@ def test_every_file_format_exports_a_json_schema() -> None:
     for name, model in FORMATS.items():
         schema = model.model_json_schema(by_alias=True)
         assert schema["type"] == "object", name
+
+
+def test_test_modules_have_unique_names() -> None:
+    """Test folders are not packages: two test files of one name cannot both be imported."""
+    tests = Path(__file__).parent
+    seen: dict[str, list[str]] = {}
+    for path in tests.rglob("test_*.py"):
+        if "hostile" not in path.parts:
+            seen.setdefault(path.name, []).append(str(path.relative_to(tests)))
+    assert {name: paths for name, paths in seen.items() if len(paths) > 1} == {}

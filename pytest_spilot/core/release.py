@@ -312,20 +312,20 @@ class Release:
         else:
             refused = ""
         started = now()
-        self._records[info.key] = ValidationRecord(**dict(info), started=started)
-        self.journal.write(
-            RunStarted(
-                validation=info,
-                started=started,
-                worker=self.worker,
-                host=self._host,
-                location=str(getattr(validation.spec, "location", validation.spec.kind)),
-                log=str(run_dir / LOG_NAME),
-                rerun=rerun,
-            )
-        )
-        self._running = (info.key, started)
         try:
+            self._records[info.key] = ValidationRecord(**dict(info), started=started)
+            self.journal.write(
+                RunStarted(
+                    validation=info,
+                    started=started,
+                    worker=self.worker,
+                    host=self._host,
+                    location=str(getattr(validation.spec, "location", validation.spec.kind)),
+                    log=str(run_dir / LOG_NAME),
+                    rerun=rerun,
+                )
+            )
+            self._running = (info.key, started)
             if refused:
                 run = self._refused(validation, refused, started)
             else:

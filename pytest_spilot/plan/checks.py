@@ -318,9 +318,11 @@ def _librelane_names() -> list[str]:
 
 def _at(data: object, loc: Loc) -> object:
     for part in loc:
-        if (isinstance(data, dict) and part in data) or (
-            isinstance(data, list) and isinstance(part, int) and -len(data) <= part < len(data)
-        ):
+        if isinstance(data, list) and isinstance(part, int):
+            if not -len(data) <= part < len(data):
+                return None
+            data = data[part]
+        elif isinstance(data, dict) and part in data:
             data = data[part]
         else:
             return None

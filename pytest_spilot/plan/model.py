@@ -604,6 +604,7 @@ def validation_file_model(
             __base__=ValidationFile,
             __doc__=ValidationFile.__doc__,
             validations=(
+                # A union built at run time (the registered kinds): no static type to mypy.
                 list[_validation_union({**BUILTIN_MODELS, **dict(key)})],  # type: ignore[misc]
                 Field(default_factory=list),
             ),

@@ -191,11 +191,20 @@ class TokenPool:
 
     def _decide(self, want: Mapping[str, int], ticket: str | None) -> tuple[Held | None, str]:
         """Under the mutex: this request's tokens, or None and what it waits for."""
-        free = {pool: self._free_tokens(pool, self.sizes[pool]) for pool in want}
-        spare = {pool: len(fds) for pool, fds in free.items()}
-        for earlier in self._earlier_waiters(ticket):
+        free: dict[str, list[int]] = {}
+        try:
             for pool in want:
-                spare[pool] -= min(int(earlier.get(pool, 0)), spare[pool])
+                free[pool] = self._free_tokens(pool, self.sizes[pool])
+            spare = {pool: len(fds) for pool, fds in free.items()}
+            for earlier in self._earlier_waiters(ticket):
+                for pool in want:
+                    spare[pool] -= min(int(earlier.get(pool, 0)), spare[pool])
+        except BaseException:
+            # An interrupt mid-count must not leave tokens locked until the process ends.
+            for fds in free.values():
+                for fd in fds:
+                    _unlock(fd)
+            raise
         if all(spare[pool] >= n for pool, n in want.items()):
             taken = {pool: free[pool][:n] for pool, n in want.items()}
             for pool, fds in free.items():

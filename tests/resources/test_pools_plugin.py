@@ -13,6 +13,7 @@ from datetime import datetime
 from pathlib import Path
 
 import pytest
+from slurm_kit import SlurmCluster, require_slurm
 
 from pytest_spilot.core.store import ReleaseStore
 from pytest_spilot.resources import TokenPool, license_pool
@@ -173,3 +174,45 @@ validations:
     result.assert_outcomes(passed=4)
     spans = _intervals(pytester.path, "v1")
     assert _most_at_once(spans, 1) == 1, spans
+
+
+def test_a_slurm_job_asks_srun_for_its_cpus_and_holds_none_here(
+    pytester: pytest.Pytester, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    require_slurm()
+    # A cluster of its own: Slurm refuses licences it does not define.
+    with SlurmCluster(extra_conf=["Licenses=lic:2"]) as cluster:
+        for name, value in cluster.client_env().items():
+            monkeypatch.setenv(name, value)
+        _run_on_slurm(pytester)
+
+
+def _run_on_slurm(pytester: pytest.Pytester) -> None:
+    pytester.makefile(
+        ".yaml",
+        **{
+            "validations/batch": """
+version: 1
+validations:
+  - name: on_slurm
+    location: srun
+    resources: {cpus: 2, licenses: {lic: 1}}
+    run: 'echo "slurm_cpus=$SLURM_CPUS_PER_TASK"'
+    metrics: {slurm_cpus: {regex: 'slurm_cpus=(\\d+)'}}
+"""
+        },
+    )
+    # One CPU here: a local job of cpus: 2 would hold all of it; the Slurm job holds none.
+    result = pytester.runpytest_subprocess(
+        "-p", "no:randomly", "--spilot-version", "v1", "--spilot-cpus", "1",
+        "--spilot-license", "lic=1", timeout=120,
+    )  # fmt: skip
+    result.assert_outcomes(passed=1)
+    state = ReleaseStore(pytester.path / ".spilot" / "v1.json").read().state
+    assert state is not None
+    (record,) = state.validations.values()
+    assert record.run is not None
+    assert record.run.metrics["slurm_cpus"] == 2
+    assert record.run.held == {license_pool("lic"): 1}
+    assert "--cpus-per-task=2" in record.run.command
+    assert "--licenses=lic:1" in record.run.command
