@@ -118,9 +118,13 @@ class ReleaseProgress:
                 since=event.started,
             )
         elif isinstance(event, RunWaiting):
-            self.workers[event.worker] = WorkerRun(
-                event.worker, event.key, since=event.ts, waiting_for=event.waiting_for
-            )
+            current = self.workers.get(event.worker)
+            if not event.waiting_for and current is not None and current.key == event.key:
+                current.waiting_for = ""  # a wait inside a run ended: the run goes on
+            else:
+                self.workers[event.worker] = WorkerRun(
+                    event.worker, event.key, since=event.ts, waiting_for=event.waiting_for
+                )
         elif isinstance(event, RunFinished):
             for run in self._runs_of(event.key):
                 self.workers[run.worker] = WorkerRun(run.worker)

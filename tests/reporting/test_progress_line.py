@@ -81,6 +81,19 @@ def test_line_names_counts_and_what_each_busy_worker_runs() -> None:
     )
 
 
+def test_a_wait_inside_a_run_ends_and_the_run_goes_on() -> None:
+    view = ReleaseProgress("ctl")
+    view.total = 3
+    view.apply(started("gw0", "counter"))
+    slot = "an Innovus licence slot"
+    view.apply(RunWaiting(key=f"{FILE}::counter", worker="gw0", waiting_for=slot, ts=T0))
+    assert "gw0 counter waiting for an Innovus licence slot" in view.line(T0)
+    ended = T0 + timedelta(seconds=3)
+    view.apply(RunWaiting(key=f"{FILE}::counter", worker="gw0", waiting_for="", ts=ended))
+    line = view.line(T0 + timedelta(seconds=4))  # the run's time, not the wait's end
+    assert line.endswith("running: gw0 counter 4s"), line
+
+
 def test_a_finished_run_leaves_its_worker_idle() -> None:
     view = ReleaseProgress()
     view.apply(started("gw0", "a"))
