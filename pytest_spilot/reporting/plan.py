@@ -11,7 +11,7 @@ from pytest_spilot.core.settings import Settings
 from pytest_spilot.core.store import ReleaseStore
 from pytest_spilot.launchers.base import Job, batch_job_name
 from pytest_spilot.plan.expand import PlannedValidation
-from pytest_spilot.plan.model import Threshold
+from pytest_spilot.plan.model import Threshold, ValidationBase
 from pytest_spilot.registry import Registry
 from pytest_spilot.resources import JobTokens, PoolSizes, job_env
 
@@ -23,11 +23,17 @@ def _command(validation: PlannedValidation) -> str:
         return run
     if isinstance(run, list):
         return shlex.join(run)
-    return " ".join(
+    shown = [
         f"{k}={getattr(spec, k)}"
         for k in ("skill", "target", "reference", "design", "pdk", "preset", "node", "check")
         if getattr(spec, k, None)
-    )
+    ]
+    if shown:
+        return " ".join(shown)
+    # A plugin's kind: what its own model (or its extra keys) adds to every validation's fields.
+    own = {k: v for k, v in spec if k not in ValidationBase.model_fields and k != "kind"}
+    own |= spec.model_extra or {}
+    return " ".join(f"{k}={v}" for k, v in own.items() if v not in (None, "", [], {}))
 
 
 def render_plan(

@@ -267,3 +267,11 @@ def test_plugin_kinds_are_checked_like_the_built_in_ones(pytester: pytest.Pytest
             "librelane, echo, loose*",
         ]
     )
+
+
+def test_the_plan_shows_what_a_plugin_kind_runs(pytester: pytest.Pytester) -> None:
+    project(pytester)
+    result = pytester.runpytest_subprocess("--spilot-plan", "--spilot-backend=site_sessions")
+    assert result.ret == pytest.ExitCode.OK, result.stdout.str()
+    result.stdout.fnmatch_lines(["*echoed  echo @*", "    run: text=hello times=3*"])
+    result.stdout.fnmatch_lines(["*loose  loose @*", "    run: *size=7*"])
