@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import argparse
+import os
 from pathlib import Path
 
 from pytest_spilot.cli.site import site_redactor
@@ -30,7 +31,12 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
         "--port", type=int, default=DEFAULT_PORT, help=f"default {DEFAULT_PORT}; 0: any free one"
     )
     parser.add_argument(
-        "--token", help="the token a browser must present (default: generated off loopback)"
+        "--token",
+        help="the token a browser must present (default: $SPILOT_SERVE_TOKEN, else generated "
+        "off loopback); other users of this host see a command line: prefer --token-file",
+    )
+    parser.add_argument(
+        "--token-file", type=Path, metavar="PATH", help="read the token from PATH (first line)"
     )
     parser.add_argument(
         "--runs",
@@ -55,7 +61,7 @@ def run(args: argparse.Namespace) -> int:
     if not folder.is_dir():
         print(f"spilot serve: {folder} holds no release yet; its releases show as they appear")
     server = LiveServer(
-        folder, args.host, args.port, args.token, roots=args.runs, redactor=site_redactor()
+        folder, args.host, args.port, _token(args), roots=args.runs, redactor=site_redactor()
     )
 
     def listening(server: LiveServer) -> None:
@@ -67,3 +73,25 @@ def run(args: argparse.Namespace) -> int:
     except KeyboardInterrupt:
         print("spilot serve: stopped")
     return 0
+
+
+def _token(args: argparse.Namespace) -> str | None:
+    """--token, else --token-file's first line, else $SPILOT_SERVE_TOKEN; None: the default."""
+    if args.token:
+        return str(args.token)
+    token_file: Path | None = args.token_file
+    if token_file is not None:
+        try:
+            lines = token_file.read_text().splitlines()
+        except OSError as exc:
+            raise SpilotError(
+                f"spilot serve --token-file {token_file}: cannot read it ({exc.strerror}); "
+                "give a readable file whose first line is the token"
+            ) from None
+        if not lines or not lines[0].strip():
+            raise SpilotError(
+                f"spilot serve --token-file {token_file}: its first line is empty; write "
+                "the token there"
+            )
+        return lines[0].strip()
+    return os.environ.get("SPILOT_SERVE_TOKEN") or None

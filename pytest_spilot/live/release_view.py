@@ -329,7 +329,11 @@ class LiveRelease:
                 (live.waiting.ts, 1, "waiting" if waiting else "skipped", "" if waiting else why)
             )
         if live.skipped is not None:
-            moments.append((live.skipped.ts, 2, "skipped", live.skipped.reason))
+            if record is not None and record.passed:
+                # A resumed run skips what passed before: the record's verdict stands.
+                moments.append((live.skipped.ts, 2, self._verdict(record, live), ""))
+            else:
+                moments.append((live.skipped.ts, 2, "skipped", live.skipped.reason))
         if record is not None and record.run_started is not None:
             moments.append((record.run_started, 3, self._verdict(record, live), ""))
         if not moments:

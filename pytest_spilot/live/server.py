@@ -10,6 +10,7 @@ Events): the server reads the journal every ``FOLLOW_S`` while anyone listens.
 from __future__ import annotations
 
 import asyncio
+import hashlib
 import ipaddress
 import os
 import secrets
@@ -25,6 +26,7 @@ from aiohttp import web
 from pydantic import BaseModel, TypeAdapter
 
 from pytest_spilot.core.settings import release_versions
+from pytest_spilot.core.store import journal_dir
 from pytest_spilot.errors import SpilotError
 from pytest_spilot.live.release_view import LiveRelease
 from pytest_spilot.live.view import LogLines, ReleaseSummary, RowsChanged
@@ -38,6 +40,7 @@ LOG_TAIL_BYTES = 1024 * 1024
 LOG_RECHECK_S = 1.0  # how often a log stream asks whether a new run started a new log
 CACHED_RELEASES = 8  # releases kept in memory besides those being streamed
 COOKIE = "spilot_token"
+QUEUED_MESSAGES = 256  # a page this far behind is ended: its reconnect gets a whole view
 _SET_COOKIE = web.RequestKey("set_cookie", bool)
 _SUMMARIES: TypeAdapter[list[ReleaseSummary]] = TypeAdapter(list[ReleaseSummary])
 
@@ -56,6 +59,16 @@ def needs_token(host: str) -> bool:
         return not ipaddress.ip_address(host.strip("[]")).is_loopback
     except ValueError:
         return True
+
+
+def _push(queue: asyncio.Queue[RowsChanged | None], message: RowsChanged | None) -> None:
+    """Queue a message for one page; a page that stopped reading has its stream ended."""
+    try:
+        queue.put_nowait(message)
+    except asyncio.QueueFull:
+        while not queue.empty():
+            queue.get_nowait()
+        queue.put_nowait(None)
 
 
 @dataclass
@@ -79,6 +92,12 @@ class _Site:
         self.roots = tuple(roots)
         self.redactor = redactor
         self.releases: OrderedDict[str, _Release] = OrderedDict()
+        self.summaries: dict[str, tuple[tuple[object, ...], ReleaseSummary]] = {}
+        # Per server: a cookie of another server on this host (another port) must not
+        # replace this one's (cookies do not tell ports apart).
+        self.cookie = (
+            f"{COOKIE}_{hashlib.sha256(token.encode()).hexdigest()[:12]}" if token else COOKIE
+        )
         self.loading = asyncio.Lock()
         self.closing = asyncio.Event()
 
@@ -88,8 +107,11 @@ class _Site:
         app.router.add_get("/static/{name}", self.static)
         app.router.add_get("/api/releases", self.list_releases)
         app.router.add_get("/api/releases/{version}", self.release)
-        app.router.add_get("/api/releases/{version}/stream", self.stream)
-        app.router.add_get("/api/releases/{version}/log/{key:.+}/stream", self.log_stream)
+        # Streams never end by themselves: no HEAD for them.
+        app.router.add_get("/api/releases/{version}/stream", self.stream, allow_head=False)
+        app.router.add_get(
+            "/api/releases/{version}/log/{key:.+}/stream", self.log_stream, allow_head=False
+        )
         app.router.add_get("/api/history", self.history)
         app.router.add_get("/api/compare", self.compare)
         app.on_shutdown.append(self._shutdown)
@@ -104,7 +126,8 @@ class _Site:
             bearer = header.removeprefix("Bearer ").strip() if header.startswith("Bearer ") else ""
             query = request.query.get("token", "")
             # Any one that matches: a stale cookie of an earlier server must not hide a new URL.
-            if not any(self._is_token(t) for t in (query, request.cookies.get(COOKIE), bearer)):
+            cookie = request.cookies.get(self.cookie)
+            if not any(self._is_token(t) for t in (query, cookie, bearer)):
                 return _error(
                     401, "a token is needed: open the URL the server printed (…/?token=…)"
                 )
@@ -128,7 +151,7 @@ class _Site:
     def _set_cookie(self, request: web.Request, response: web.StreamResponse) -> None:
         """A token that came in the URL goes on as a cookie: the page's own requests use it."""
         if request.get(_SET_COOKIE) and self.token is not None:
-            response.set_cookie(COOKIE, self.token, httponly=True, samesite="Strict", path="/")
+            response.set_cookie(self.cookie, self.token, httponly=True, samesite="Strict", path="/")
 
     # Pages.
 
@@ -153,14 +176,48 @@ class _Site:
     async def list_releases(self, request: web.Request) -> web.StreamResponse:
         summaries = []
         for version in reversed(release_versions(self.folder)):
-            try:
-                release = await self._release(version)
-            except web.HTTPException:
-                continue  # removed meanwhile, or a document no one can read
-            async with release.lock:
-                await asyncio.to_thread(release.live.poll)
-                summaries.append(release.live.summary())
+            held = self.releases.get(version)
+            if held is not None:
+                async with held.lock:
+                    await asyncio.to_thread(held.live.poll)
+                    summaries.append(held.live.summary())
+                continue
+            # Not held: read once and kept while its files do not change (holding every
+            # release of a big folder would evict the ones the pages follow).
+            signature = await asyncio.to_thread(self._signature, version)
+            cached = self.summaries.get(version)
+            if cached is None or cached[0] != signature:
+                try:
+                    summary = await asyncio.to_thread(self._summary_of, version)
+                except (SpilotError, OSError):
+                    continue  # removed meanwhile, or a document no one can read
+                cached = self.summaries[version] = (signature, summary)
+            summaries.append(cached[1])
         return self._json(_SUMMARIES.dump_json(summaries).decode())
+
+    def _signature(self, version: str) -> tuple[object, ...]:
+        """What changes when a release's document or journal does."""
+        document = self.folder / f"{version}.json"
+
+        def stat(path: Path) -> tuple[int, int] | None:
+            try:
+                found = path.stat()
+            except OSError:
+                return None
+            return found.st_mtime_ns, found.st_size
+
+        try:
+            files = tuple(sorted((p.name, stat(p)) for p in journal_dir(document).iterdir()))
+        except OSError:
+            files = ()
+        return stat(document), files
+
+    def _summary_of(self, version: str) -> ReleaseSummary:
+        live = LiveRelease(self.folder, version, self.redactor, self.roots)
+        try:
+            return live.summary()
+        finally:
+            live.close()
 
     async def release(self, request: web.Request) -> web.StreamResponse:
         release = await self._release(request.match_info["version"])
@@ -174,7 +231,7 @@ class _Site:
 
     async def stream(self, request: web.Request) -> web.StreamResponse:
         release = await self._release(request.match_info["version"])
-        queue: asyncio.Queue[RowsChanged | None] = asyncio.Queue()
+        queue: asyncio.Queue[RowsChanged | None] = asyncio.Queue(QUEUED_MESSAGES)
         async with release.lock:
             first = await asyncio.to_thread(self._view_text, release.live)
             # Subscribed under the lock that polls take: no change falls between view and queue.
@@ -214,7 +271,7 @@ class _Site:
                 continue
             if changed is not None:
                 for queue in release.listeners:
-                    queue.put_nowait(changed)
+                    _push(queue, changed)
 
     async def log_stream(self, request: web.Request) -> web.StreamResponse:
         release = await self._release(request.match_info["version"])
@@ -331,7 +388,7 @@ class _Site:
         self.closing.set()
         for release in self.releases.values():
             for queue in release.listeners:
-                queue.put_nowait(None)
+                _push(queue, None)
             if release.follower is not None:
                 release.follower.cancel()
         for release in self.releases.values():

@@ -12,7 +12,7 @@ import os
 import socket
 import threading
 import time
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import IO, TYPE_CHECKING, Any
 
@@ -27,6 +27,7 @@ if TYPE_CHECKING:
 INTERVAL_ENV = "SPILOT_PROGRESS_S"
 DEFAULT_INTERVAL_S = 60.0
 TICK_S = 0.25
+CLOCK_SLACK_S = 1.0  # a worker's first journal line may carry a time just before ours
 
 
 def interval_from_env() -> float:
@@ -148,6 +149,9 @@ class ReleaseProgressView:
         self.error = ""
         self._stop = threading.Event()
         self._thread: threading.Thread | None = None
+        # Journal files of earlier runs of the release (a killed run's are never folded) are
+        # not this run's: their unfinished runs would show as running for the whole run.
+        self.since = datetime.now(UTC) - timedelta(seconds=CLOCK_SLACK_S)
 
     def pytest_configure(self, config: pytest.Config) -> None:
         if self.interval_s is None:
@@ -247,7 +251,9 @@ class ReleaseProgressView:
     def _poll(self) -> None:
         with self.tail_lock:  # read outside self.lock: pytest's writes do not wait for it
             events = [
-                (t.header.worker if t.header else None, e) for t, e in self.tail.poll().events
+                (t.header.worker, e)
+                for t, e in self.tail.poll().events
+                if t.header is not None and t.header.ts >= self.since
             ]
         with self.lock:
             for writer, event in events:

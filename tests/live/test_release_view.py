@@ -350,3 +350,19 @@ def test_apply_takes_events_built_in_memory(tmp_path: Path) -> None:
     )
     assert changed is not None and changed.seq == 2 and len(changed.rows) == 1
     assert (row(changed, a.key).status, row(changed, a.key).location) == ("running", "srun")
+
+
+def test_a_resumed_run_shows_what_passed_before_as_passed(tmp_path: Path) -> None:
+    earlier = Journal(tmp_path)
+    a = "f.yaml::a"
+    earlier.plan(info(a))
+    earlier.start(a)
+    earlier.finish(a)
+    earlier.close()
+    earlier.store.fold()
+    resumed = Journal(tmp_path, worker="gw1")
+    resumed.plan(info(a))
+    resumed.skip(a, "passed in release v1 at ... (--spilot-resume)")
+    live = LiveRelease(tmp_path, "v1")
+    assert {r.key: r.status for r in live.view().rows} == {a: "passed"}
+    resumed.close()

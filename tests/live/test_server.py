@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import argparse
+import hashlib
 import json
 import os
 import queue
@@ -269,9 +271,14 @@ def test_any_address_but_loopback_needs_a_token(folder: Path, serve: Any) -> Non
     status, response = get(base + f"api/releases?token={server.token}")
     assert status == 200
     cookie = response.headers["Set-Cookie"]
-    assert f"spilot_token={server.token}" in cookie
+    # Named per server: another server on this host (another port) keeps its own.
+    name = "spilot_token_" + hashlib.sha256(server.token.encode()).hexdigest()[:12]
+    assert f"{name}={server.token}" in cookie
     assert "HttpOnly" in cookie and "SameSite=Strict" in cookie
-    assert get(base + "api/releases", {"Cookie": f"spilot_token={server.token}"})[0] == 200
+    assert get(base + "api/releases", {"Cookie": f"{name}={server.token}"})[0] == 200
+    assert get(base + "api/releases", {"Cookie": f"spilot_token={server.token}"})[0] == 401
+    head = get(base + "api/releases/v1/stream", {"Authorization": f"Bearer {server.token}"}, "HEAD")
+    assert head[0] == 405  # a stream never ends by itself
     assert get(base + "api/releases", {"Authorization": f"Bearer {server.token}"})[0] == 200
     stale = {"Cookie": "spilot_token=of-an-earlier-server"}
     assert get(base + f"api/releases?token={server.token}", stale)[0] == 200
@@ -399,3 +406,22 @@ def test_a_new_run_switches_the_log_stream_and_silence_keeps_it_alive(
         lines = stream.next()["lines"]
     assert lines == ["second run"]
     journal.close()
+
+
+def test_spilot_serve_takes_its_token_from_a_file_or_the_environment(
+    tmp_path: Path, monkeypatch: Any
+) -> None:
+    from pytest_spilot.cli import serve as serve_cmd
+    from pytest_spilot.errors import SpilotError
+
+    parser = argparse.ArgumentParser()
+    serve_cmd.add_arguments(parser)
+    secret = tmp_path / "token"
+    secret.write_text("from-a-file\n")
+    monkeypatch.setenv("SPILOT_SERVE_TOKEN", "from-the-environment")
+    assert serve_cmd._token(parser.parse_args(["--token-file", str(secret)])) == "from-a-file"
+    assert serve_cmd._token(parser.parse_args([])) == "from-the-environment"
+    assert serve_cmd._token(parser.parse_args(["--token", "given"])) == "given"
+    secret.write_text("\n")
+    with pytest.raises(SpilotError, match="its first line is empty"):
+        serve_cmd._token(parser.parse_args(["--token-file", str(secret)]))

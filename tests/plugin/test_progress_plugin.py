@@ -4,10 +4,12 @@ a terminal, a live block per worker in a real pseudo-terminal that leaves pytest
 from __future__ import annotations
 
 import fcntl
+import json
 import os
 import re
 import select
 import signal
+import socket
 import struct
 import subprocess
 import sys
@@ -250,3 +252,27 @@ def test_a_live_line_per_worker_in_a_terminal(plan: pytest.Pytester) -> None:
     assert re.fullmatch(r"[.F]{4} +\[100%\]", lines[lines.index("2 workers [4 items]") + 1]), shown
     assert re.search(r"^=+ 1 failed, 3 passed in [\d.]+s =+$", shown, re.M), shown
     assert "FAILED validations/plan.yaml::broken::run - run failed: exit code 3" in lines, shown
+
+
+def test_a_killed_earlier_runs_journal_is_not_this_run(
+    plan: pytest.Pytester, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Its run never finished: it must not show as running for the whole of this run."""
+    monkeypatch.delenv("SPILOT_PROGRESS_S", raising=False)
+    journal = plan.path / ".spilot" / "r1.journal"
+    journal.mkdir(parents=True)
+    host = socket.gethostname()
+    old = "2026-01-01T00:00:00Z"
+    info = {"key": "validations/plan.yaml::ghost", "id": "ghost", "name": "ghost"}
+    lines = [
+        {"event": "process_started", "ts": old, "version": "r1", "host": host, "pid": 4,
+         "worker": "gw7", "plugin_version": "0"},
+        {"event": "run_started", "ts": old, "started": old, "worker": "gw7", "host": host,
+         "location": "local", "validation": {**info, "file": "validations/plan.yaml",
+                                             "kind": "command"}},
+    ]  # fmt: skip
+    (journal / f"4-dead@{host}.jsonl").write_text("".join(json.dumps(x) + "\n" for x in lines))
+    result = plan.runpytest_subprocess(*ARGS)
+    result.assert_outcomes(passed=3, failed=1)
+    running = [m[5] for m in progress_lines(result.outlines)]
+    assert running and not any("ghost" in r for r in running), result.stdout.str()
