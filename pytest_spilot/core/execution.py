@@ -8,6 +8,7 @@ from datetime import datetime
 from pathlib import Path
 from typing import TYPE_CHECKING
 
+from pytest_spilot.core.regressions import run_levels
 from pytest_spilot.core.retry import transient_reason
 from pytest_spilot.core.state import JobHandle, RunRecord, now
 from pytest_spilot.errors import SpilotError
@@ -130,6 +131,7 @@ def execute(
         job_id=outcome.job_id,
         directions=directions,
         margins={k: r.margin for k, r in rules.items() if r.margin is not None},
+        levels=run_levels(metrics, rules, spec.noncritical_regressions),
         command=[secrets.text(word) for word in outcome.command],
         started=started,
         finished=now(),

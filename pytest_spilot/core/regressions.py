@@ -9,13 +9,16 @@ How much a regression weighs follows LibreLane's metric library: a metric it mar
 ``critical`` (violation counts, DRC and LVS errors, TNS/WNS) fails; one it defines without
 ``critical`` (areas, power, worst slack) is a warning unless the validation says
 ``noncritical_regressions: error``; a metric it does not define (a skill's, your own) fails as
-before. A rule's own ``level`` overrides both.
+before. A rule's own ``level`` overrides both. Each metric's level is decided when the run is
+made and recorded with it (``RunRecord.levels``), so that ``spilot compare`` reaches the run's
+verdict on any machine, with or without LibreLane and without the plan; a record made before
+``levels`` existed is weighed as then, by the LibreLane installed where compare runs.
 """
 
 from __future__ import annotations
 
 import json
-from collections.abc import Callable, Mapping
+from collections.abc import Callable, Iterable, Mapping
 from dataclasses import asdict, dataclass, field
 from typing import Literal
 
@@ -111,6 +114,26 @@ def levels_for(rules: Mapping[str, RegressionRule], noncritical: Level = "warnin
     return lambda metric: regression_level(metric, rules, noncritical)
 
 
+def run_levels(
+    metrics: Iterable[str], rules: Mapping[str, RegressionRule], noncritical: Level = "warning"
+) -> dict[str, Level]:
+    """``RunRecord.levels``: what a regression of each of the run's metrics does."""
+    return {metric: regression_level(metric, rules, noncritical)[0] for metric in sorted(metrics)}
+
+
+def recorded_levels(run: RunRecord) -> LevelOf | None:
+    """The levels ``run`` recorded (a metric it did not record fails); None: none recorded."""
+    levels = run.levels
+    if levels is None:
+        return None
+
+    def level_of(metric: str) -> tuple[Level, str]:
+        level = levels.get(metric, "error")
+        return level, "recorded as a warning when the run was made" if level == "warning" else ""
+
+    return level_of
+
+
 def compare_runs(
     validation: str,
     old: RunRecord,
@@ -120,10 +143,11 @@ def compare_runs(
 ) -> list[MetricChange]:
     """Every metric of either run; directions and margins are the new run's.
 
-    ``level_of`` weighs each regression (default: LibreLane's ``critical``, nothing declared).
+    ``level_of`` weighs each regression (default: the levels the new run recorded; for a record
+    without them, LibreLane's ``critical`` with nothing declared).
     """
     directions: Mapping[str, str] = {**old.directions, **new.directions}
-    weigh = level_of or regression_level
+    weigh = level_of or recorded_levels(new) or regression_level
     changes = []
     for metric in sorted({*old.metrics, *new.metrics}):
         direction = directions.get(metric)
@@ -178,12 +202,13 @@ def summarize(changes: list[MetricChange], baseline: str) -> RegressionSummary:
 def compare_states(
     old: ReleaseState, new: ReleaseState, default_margin: float = DEFAULT_MARGIN
 ) -> list[MetricChange]:
-    """Every validation that ran in both releases, metric by metric."""
+    """Every validation that ran in both releases, metric by metric, named by its key (one id
+    may be in several plan files), weighed as the new release's run recorded."""
     changes = []
     for key in sorted(set(old.validations) & set(new.validations)):
         before, after = old.validations[key].run, new.validations[key].run
         if before is not None and after is not None:
-            changes += compare_runs(new.validations[key].id, before, after, default_margin)
+            changes += compare_runs(key, before, after, default_margin)
     return changes
 
 

@@ -165,19 +165,18 @@ class Release:
         others get its record. ``rerun`` is the command line that runs it again.
         """
         if validation.is_gate and self.gates is not None:
+            session = self.innovus
             if (
-                getattr(
-                    self.registry.runners.get(validation.spec.kind),
-                    "starts_innovus_sessions",
-                    False,
-                )
-                and self.innovus is not None
+                session is not None
                 and not self.gates.decided(validation.key)
+                and self._needs_innovus(validation)
+                and (session.holds_slot or self._starts_sessions(validation))
             ):
-                # A migration gate starts sessions of its own, under the same licence slots:
-                # a session this process holds while it evaluates, or waits for, the gate
-                # could take the last slot from it (and deadlock across workers).
-                self.innovus.close()
+                # The gate needs Innovus licences (its session, sessions of its own, or its
+                # resources): an idle session this process holds while it evaluates, or waits
+                # on the board for another worker evaluating, the gate could keep the last
+                # slot from it (and deadlock across workers).
+                session.close()
             run, evaluated = self.gates.record(validation.key, lambda: self._run(validation, rerun))
             if evaluated:
                 self.journal.write(
@@ -188,6 +187,18 @@ class Release:
 
     def _runner(self, validation: PlannedValidation) -> object:
         return self.registry.runners.get(validation.spec.kind)
+
+    def _starts_sessions(self, validation: PlannedValidation) -> bool:
+        return bool(getattr(self._runner(validation), "starts_innovus_sessions", False))
+
+    def _needs_innovus(self, validation: PlannedValidation) -> bool:
+        """Whether the validation's job takes Innovus licences (a session or tokens)."""
+        spec = validation.spec
+        return (
+            spec.kind == "innovus"
+            or self._starts_sessions(validation)
+            or spec.resources.licenses.get(SESSION_FEATURE, 0) > 0
+        )
 
     def failed_gate(
         self, gates: list[PlannedValidation], waiting: PlannedValidation | None = None
@@ -209,7 +220,13 @@ class Release:
         from pytest_spilot.launchers.local import LocalLauncher
         from pytest_spilot.launchers.template import TemplateLauncher
 
-        location = validation.spec.location
+        spec = validation.spec
+        location = spec.location
+        # Flows and sessions run where the site's service launches them, not at ``location``.
+        if spec.kind == "librelane" and self.librelane is not None:
+            location = self.librelane.config.launcher
+        elif spec.kind == "innovus" and self.innovus is not None:
+            location = self.innovus.config.launcher
         launcher = self.registry.launchers.get(location)
         if isinstance(launcher, TemplateLauncher):
             return "batch"
@@ -222,9 +239,7 @@ class Release:
         if self.pools is None:
             return JobTokens()
         spec = validation.spec
-        in_session = spec.kind == "innovus" or getattr(
-            self._runner(validation), "starts_innovus_sessions", False
-        )
+        in_session = spec.kind == "innovus" or self._starts_sessions(validation)
         return job_tokens(
             spec.resources.cpus,
             spec.resources.licenses,
@@ -356,6 +371,9 @@ class Release:
             self._running = None
             if held is not None:
                 held.release()
+        if self.innovus is not None:
+            # An idle session keeps its licence between runs only while no one queues for it.
+            self.innovus.give_back_if_wanted()
         self._tool_seen(run.location)
         record = self._update(info.key, run=run)
         self.journal.write(RunFinished(key=info.key, run=run, verdict=record.verdict))

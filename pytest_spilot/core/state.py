@@ -82,6 +82,12 @@ class RunRecord(_Record):
     margins: dict[str, float] = Field(
         default_factory=dict, description="allowed worsening per metric, where not the default"
     )
+    levels: dict[str, Literal["error", "warning"]] | None = Field(
+        None,
+        description="what a regression of each metric does (fail or warn), decided when the run "
+        "was made from the validation's regressions, noncritical_regressions and LibreLane's "
+        "critical metrics; spilot compare weighs with it (absent: written before it existed)",
+    )
 
 
 class RegressionRecord(_Record):

@@ -25,6 +25,10 @@ class LicenseSlots:
         self.count = count
         self.pool = TokenPool(folder, {INNOVUS: count})
 
+    def wanted(self) -> bool:
+        """Whether a live waiter queues for a slot."""
+        return self.pool.waiting_for(INNOVUS)
+
     def acquire(
         self, timeout_s: float | None = None, on_wait: Callable[[str], None] | None = None
     ) -> Held:

@@ -102,6 +102,13 @@ class InnovusSession:
     def close(self) -> None:
         self._end_current("end of the test session")
 
+    def give_back_if_wanted(self) -> bool:
+        """Close this idle session if another process queues for a licence slot (True then)."""
+        if self._slot is None or self.licenses is None or not self.licenses.wanted():
+            return False
+        self._end_current("licence slot wanted by a waiting run")
+        return True
+
     @property
     def holds_slot(self) -> bool:
         """Whether this process holds a licence slot (kept from session to session)."""

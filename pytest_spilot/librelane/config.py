@@ -113,25 +113,28 @@ class DesignConfig:
 def override_value(key: str, value: Any) -> str:
     """``value`` as LibreLane parses an override string back (permissive typing).
 
-    Lists end in their separator: LibreLane splits a string at commas (else semicolons, else
-    whitespace) and drops one empty last item, so one item with a space stays one item.
+    Lists end in a comma: LibreLane splits a string at commas (else semicolons, else
+    whitespace) and drops one empty last item, so one item with a space stays one item; an
+    empty list is the empty string, which LibreLane reads as no items.
     Mappings are Tcl-style ``key value`` pairs, as LibreLane reads them.
     """
     if isinstance(value, bool):
         return "true" if value else "false"
     if isinstance(value, int | float | Decimal | str):
         return str(value)
+    if isinstance(value, list | tuple) and not value:
+        return ""  # a lone separator would be one empty item
     if isinstance(value, list | tuple) and all(_scalar(v) for v in value):
         items = [override_value(key, v) for v in value]
-        separator = next((s for s in (",", ";") if not any(s in i for i in items)), None)
-        if separator is not None:
-            return separator.join(items) + separator
+        # LibreLane splits at commas whenever the string has one: no other separator helps.
+        if not any("," in i for i in items):
+            return ",".join(items) + ","
     if isinstance(value, Mapping) and all(_scalar(v) for v in value.values()):
         return shlex.join(t for k, v in value.items() for t in (str(k), override_value(key, v)))
     raise SpilotError(
         f"LibreLane variable {key}: {value!r} cannot be passed to LibreLane as an override "
-        "(KEY=VALUE takes a number, string, true/false, a list of those without both ',' and "
-        "';' in its items, or a flat mapping); set it in the design's config file instead"
+        "(KEY=VALUE takes a number, string, true/false, a list of those without ',' in its "
+        "items, or a flat mapping); set it in the design's config file instead"
     )
 
 

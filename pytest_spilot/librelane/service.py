@@ -64,6 +64,7 @@ class LibreLaneFlows:
         pseudo: Mapping[str, Any] | None = None,
         run_root: Path | None = None,
         on_start: Callable[[JobHandle], None] | None = None,
+        env: Mapping[str, str] | None = None,
     ) -> FlowResult:
         """Run a flow on ``design`` (a folder, or a config file in one); ``config`` adds
         LibreLane variables.
@@ -71,7 +72,8 @@ class LibreLaneFlows:
         ``runner`` (default: the site's) runs the real LibreLane through its Python API or its
         command line, which runs named flows only (``flow``, else the config's ``meta.flow``,
         else Classic; cut with ``frm``/``to``/``skip``). ``on_start`` is told how to find the
-        flow's job once it started (see ``Job``).
+        flow's job once it started (see ``Job``). ``env`` goes over the site's flow environment:
+        a validation's resources (SPILOT_CPUS, SPILOT_LICENSES) reach a batch launcher's template.
         """
         from pytest_spilot.librelane.backends.base import LINT_TO_SYNTHESIS, FlowRequest
         from pytest_spilot.librelane.config import design_config, resolve_pdk
@@ -111,7 +113,10 @@ class LibreLaneFlows:
             to=to,
             skip=tuple(skip or ()),
             timeout_s=timeout,
-            env=flow_env([str(self.root / p) for p in self.config.path_prepend], self.config.env),
+            env={
+                **flow_env([str(self.root / p) for p in self.config.path_prepend], self.config.env),
+                **(env or {}),
+            },
             pseudo=dict(pseudo or {}),
             runner=runner,
             cli_command=tuple(self.config.command),

@@ -242,10 +242,13 @@ class _Site:
             response = await self._sse(request)
             await self._send(response, first)
             seq = 0
-            while not self.closing.is_set():
+            # Until the sentinel: messages queued before the server closes still go out.
+            while True:
                 try:
                     changed = await asyncio.wait_for(queue.get(), KEEPALIVE_S)
                 except TimeoutError:
+                    if self.closing.is_set():
+                        break
                     await response.write(b": keep-alive\n\n")
                     continue
                 if changed is None:
@@ -385,12 +388,26 @@ class _Site:
         await response.write(b"data: " + self.redactor.text(text).encode() + b"\n\n")
 
     async def _shutdown(self, app: web.Application) -> None:
+        # A run's last results land just before it stops this server: read them once more,
+        # so that its pages end on the release as it ended.
+        for release in list(self.releases.values()):
+            if release.follower is not None:
+                release.follower.cancel()
+            if not release.listeners:
+                continue
+            try:
+                async with release.lock:
+                    changed = await asyncio.to_thread(release.live.poll)
+            except Exception as exc:  # the pages keep what they have
+                _warn(f"following release {release.live.version}: {exc!r}")
+                changed = None
+            if changed is not None:
+                for queue in release.listeners:
+                    _push(queue, changed)
         self.closing.set()
         for release in self.releases.values():
             for queue in release.listeners:
                 _push(queue, None)
-            if release.follower is not None:
-                release.follower.cancel()
         for release in self.releases.values():
             release.live.close()
 

@@ -3,10 +3,11 @@
 Layout of a pool folder (``.spilot/resources/``), shared by every xdist worker and every
 concurrent test run of a checkout:
 
-* ``tokens/<pool>.<i>``: one small file per token (``cpus.0`` .. ``cpus.3``,
+* ``tokens/<pool>.<i>``: one small file per token (``cpus@<host>.0`` .. ``cpus@<host>.3``,
   ``license.innovus.0``); a holder keeps an exclusive ``flock`` on it while its job runs.
   The lock belongs to the open file, so it ends with the process, SIGKILL included: a
-  crashed holder leaves no stale token.
+  crashed holder leaves no stale token. CPU tokens are per host (hosts sharing a ``.spilot/``
+  on NFS each have their own CPUs); licence tokens are site-wide.
 * ``queue/<ns>-<pid>-<hex>.json``: one small file per waiting request, locked by its waiter
   while it waits; a file nobody locks belongs to a dead waiter and is removed.
 * ``mutex``: locked for the few milliseconds in which a request is decided.
@@ -25,6 +26,7 @@ from __future__ import annotations
 import fcntl
 import json
 import os
+import socket
 import time
 import uuid
 from collections.abc import Callable, Iterator, Mapping
@@ -47,24 +49,46 @@ def pool_label(pool: str) -> str:
     return f"licence {pool[len(_LICENSE) :]}" if pool.startswith(_LICENSE) else pool
 
 
-def _open(path: Path, flags: int = os.O_RDONLY) -> int:
-    # Read-only is enough to lock: the tokens another user of the checkout created serve too.
-    return os.open(path, flags | os.O_CREAT | os.O_CLOEXEC, 0o644)
-
-
-def _try_lock(fd: int) -> bool:
+def _open(path: Path, folder: Path) -> int:
+    # Read-write: on NFS flock is emulated with fcntl locks, and an exclusive one needs a file
+    # open for writing. Another user's token (not writable here) still serves read-only where
+    # flock is local.
     try:
-        fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
+        try:
+            return os.open(path, os.O_RDWR | os.O_CREAT | os.O_CLOEXEC, 0o664)
+        except PermissionError:
+            return os.open(path, os.O_RDONLY | os.O_CLOEXEC)
+    except OSError as exc:
+        raise _lock_error(folder, exc) from exc
+
+
+def _lock_error(folder: Path, exc: OSError) -> SpilotError:
+    return SpilotError(
+        f"resource pools in {folder}: cannot lock token files ({exc.strerror or exc}); the "
+        "folder must be writable by this user, on a local disk or an NFS mount with working locks"
+    )
+
+
+def _lock(fd: int, folder: Path, blocking: bool = True) -> bool:
+    """Lock ``fd`` exclusively: False if another holds it (not ``blocking``); SpilotError for
+    a file system that cannot lock it."""
+    try:
+        fcntl.flock(fd, fcntl.LOCK_EX if blocking else fcntl.LOCK_EX | fcntl.LOCK_NB)
     except BlockingIOError:
         return False
+    except OSError as exc:
+        raise _lock_error(folder, exc) from exc
     return True
 
 
 def _unlock(fd: int) -> None:
     # Unlocked before the close: a child forked meanwhile shares the open file, and would
-    # otherwise keep the token until it exits.
+    # otherwise keep the token until it exits. A file that never got its lock (the error
+    # being raised) may fail to unlock too: the close still matters, and the first error.
     try:
         fcntl.flock(fd, fcntl.LOCK_UN)
+    except OSError:
+        pass
     finally:
         os.close(fd)
 
@@ -118,6 +142,7 @@ class TokenPool:
             )
         self.folder = folder
         self.sizes = dict(sizes)
+        self.host = socket.gethostname()
 
     def acquire(
         self,
@@ -179,15 +204,12 @@ class TokenPool:
             )
         return out
 
-    def free(self) -> dict[str, int]:
-        """Free tokens per pool right now (for reports; waiters decide under the mutex)."""
-        counts = {}
-        for pool, size in self.sizes.items():
-            fds = self._free_tokens(pool, size)
-            counts[pool] = len(fds)
-            for fd in fds:
-                _unlock(fd)
-        return counts
+    def waiting_for(self, pool: str) -> bool:
+        """Whether a live waiter queues for tokens of ``pool`` (an idle holder then gives
+        them back)."""
+        self.folder.mkdir(parents=True, exist_ok=True)
+        with self._mutex():
+            return any(want.get(pool, 0) > 0 for want in self._earlier_waiters(None))
 
     def _decide(self, want: Mapping[str, int], ticket: str | None) -> tuple[Held | None, str]:
         """Under the mutex: this request's tokens, or None and what it waits for."""
@@ -229,13 +251,24 @@ class TokenPool:
         """Locked file descriptors of the pool's free tokens (the caller unlocks or keeps)."""
         tokens = self.folder / "tokens"
         tokens.mkdir(parents=True, exist_ok=True)
-        fds = []
-        for i in range(size):
-            fd = _open(tokens / f"{pool}.{i}")
-            if _try_lock(fd):
-                fds.append(fd)
-            else:
-                os.close(fd)
+        name = f"{pool}@{self.host}" if pool == CPUS else pool
+        fds: list[int] = []
+        try:
+            for i in range(size):
+                fd = _open(tokens / f"{name}.{i}", self.folder)
+                try:
+                    locked = _lock(fd, self.folder, blocking=False)
+                except BaseException:
+                    os.close(fd)
+                    raise
+                if locked:
+                    fds.append(fd)
+                else:
+                    os.close(fd)
+        except BaseException:
+            for fd in fds:
+                _unlock(fd)
+            raise
         return fds
 
     def _earlier_waiters(self, ticket: str | None) -> Iterator[dict[str, int]]:
@@ -250,16 +283,19 @@ class TokenPool:
                 return
             path = queue / name
             try:
-                fd = os.open(path, os.O_RDONLY | os.O_CLOEXEC)
+                # Read-write: an NFS lock (to tell a dead waiter's file) needs it.
+                fd = os.open(path, os.O_RDWR | os.O_CLOEXEC)
             except FileNotFoundError:
                 continue
+            except OSError as exc:
+                raise _lock_error(self.folder, exc) from exc
             try:
-                if _try_lock(fd):
+                if _lock(fd, self.folder, blocking=False):
                     path.unlink(missing_ok=True)  # its waiter died
                     continue
                 with os.fdopen(os.dup(fd), encoding="utf-8") as fh:
                     want = json.load(fh)
-            except (OSError, ValueError):
+            except ValueError:
                 continue
             finally:
                 os.close(fd)
@@ -275,9 +311,20 @@ class TokenPool:
         path = queue / name
         # Written and locked under the mutex: no one takes it for a dead waiter's meanwhile.
         with self._mutex():
-            fd = _open(path, os.O_WRONLY)
-            fcntl.flock(fd, fcntl.LOCK_EX)
-            os.write(fd, json.dumps(dict(want)).encode())
+            try:
+                fd = os.open(path, os.O_RDWR | os.O_CREAT | os.O_EXCL | os.O_CLOEXEC, 0o664)
+            except OSError as exc:
+                raise _lock_error(self.folder, exc) from exc
+            try:
+                _lock(fd, self.folder)
+                os.write(fd, json.dumps(dict(want)).encode())
+            except BaseException:
+                # No stray ticket (it would hold its place in the queue) and no leaked fd.
+                try:
+                    _unlock(fd)
+                finally:
+                    path.unlink(missing_ok=True)
+                raise
         try:
             yield name
         finally:
@@ -287,9 +334,9 @@ class TokenPool:
     @contextmanager
     def _mutex(self) -> Iterator[None]:
         self.folder.mkdir(parents=True, exist_ok=True)
-        fd = _open(self.folder / "mutex")
+        fd = _open(self.folder / "mutex", self.folder)
         try:
-            fcntl.flock(fd, fcntl.LOCK_EX)
+            _lock(fd, self.folder)
             yield
         finally:
             _unlock(fd)

@@ -38,6 +38,7 @@ class LibreLaneRunner:
             runner=spec.runner,
             run_root=ctx.run_dir / "librelane",
             on_start=ctx.on_job_start,
+            env=ctx.env,
         )
         with ctx.log_path.open("a", encoding="utf-8") as log:
             log.write(

@@ -263,3 +263,51 @@ def test_state_schema_shows_the_overall_verdict(capsys: pytest.CaptureFixture[st
     assert main(["schema", "state"]) == 0
     record = json.loads(capsys.readouterr().out)["$defs"]["ValidationRecord"]
     assert record["properties"]["verdict"]["enum"] == ["passed", "failed", "unfinished"]
+
+
+def test_compare_exits_as_the_runs_regressions_verdict(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from pytest_spilot.core.state import RunRecord, ValidationRecord
+
+    def release(version: str, area: float, levels: dict[str, str] | None) -> Path:
+        validations = {}
+        for key in ("validations/a.yaml::synth", "validations/b.yaml::synth"):
+            run = RunRecord.model_validate(
+                {
+                    "outcome": "passed",
+                    "started": "2026-12-01T00:00:00Z",
+                    "finished": "2026-12-01T00:00:01Z",
+                    "duration_s": 1,
+                    "run_dir": "r",
+                    "log": "l",
+                    "metrics": {"design__instance__area": area},
+                    "directions": {"design__instance__area": "lower_is_better"},
+                    "levels": levels,
+                }
+            )
+            validations[key] = ValidationRecord(
+                key=key,
+                id="synth",
+                name="synth",
+                file=key.split("::")[0],
+                kind="librelane",
+                run=run,
+            )
+        path = tmp_path / f"{version}.json"
+        path.write_text(ReleaseState(version=version, validations=validations).model_dump_json())
+        return path
+
+    old = release("r1", 100, None)
+    # A laptop without LibreLane reaches the verdict the run reached (with LibreLane) alike.
+    monkeypatch.setattr("pytest_spilot.librelane.results.metric_direction", lambda name: None)
+    warned = release("r2", 110, {"design__instance__area": "warning"})
+    assert main(["compare", str(old), str(warned)]) == 0
+    assert "regressed (warning)" in capsys.readouterr().out
+    failed = release("r3", 110, {"design__instance__area": "error"})  # noncritical_regressions
+    assert main(["compare", str(old), str(failed), "--markdown"]) == 1
+    rows = [line for line in capsys.readouterr().out.splitlines() if "**regressed**" in line]
+    assert [row.split(" | ")[0] for row in rows] == [
+        "| validations/a.yaml::synth",
+        "| validations/b.yaml::synth",
+    ]

@@ -17,6 +17,7 @@ from pytest_spilot.core.regressions import (
     levels_for,
     regression_level,
     render_table,
+    run_levels,
     summarize,
 )
 from pytest_spilot.core.state import ReleaseState, RunRecord, ValidationRecord
@@ -94,7 +95,10 @@ def test_spilot_compare_table_json_and_exit_code(tmp_path: Path, capsys) -> None
     assert main(["compare", str(old), str(new)]) == 1
     table = capsys.readouterr().out
     assert "release 2026.10 -> 2026.11" in table
-    assert "counter     area    100  106  +6.0%   lower_is_better   REGRESSED" in table
+    assert (
+        "validations/plan.yaml::counter  area    100  106  +6.0%   lower_is_better   REGRESSED"
+        in table
+    )
     assert "1 regression in 2 metrics" in table
     assert main(["compare", str(old), str(new), "--json", "--margin", "10"]) == 0
     rows = {r["metric"]: r for r in json.loads(capsys.readouterr().out)}
@@ -109,7 +113,20 @@ def test_compare_states_only_validations_in_both() -> None:
     b.validations["validations/plan.yaml::only_new"] = b.validations[
         "validations/plan.yaml::counter"
     ].model_copy(update={"key": "validations/plan.yaml::only_new", "id": "only_new"})
-    assert [c.validation for c in compare_states(a, b)] == ["counter"]
+    assert [c.validation for c in compare_states(a, b)] == ["validations/plan.yaml::counter"]
+
+
+def test_compare_rows_are_keyed_by_the_validations_key() -> None:
+    a, b = state("a", {"x": 1}), state("b", {"x": 2}, x="lower_is_better")
+    for release in (a, b):
+        # The same id in a second plan file: a row named by the id alone would be ambiguous.
+        record = release.validations["validations/plan.yaml::counter"]
+        other = "validations/other.yaml::counter"
+        release.validations[other] = record.model_copy(update={"key": other})
+    assert [c.validation for c in compare_states(a, b)] == [
+        "validations/other.yaml::counter",
+        "validations/plan.yaml::counter",
+    ]
 
 
 # -- how much a regression weighs: LibreLane's ``critical`` -----------------------------------
@@ -155,6 +172,52 @@ def test_without_librelane_every_regression_fails(monkeypatch: pytest.MonkeyPatc
     monkeypatch.setattr("pytest_spilot.librelane.results.metric_direction", lambda name: None)
     assert regression_level("design__instance__area") == ("error", "")
     assert _regressed("design__instance__area").failed
+
+
+def test_compare_weighs_as_the_run_recorded_with_or_without_librelane(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    old = state("r1", {"design__instance__area": 100, "route__drc_errors": 0})
+    new = state(
+        "r2",
+        {"design__instance__area": 110, "route__drc_errors": 1},
+        design__instance__area="lower_is_better",
+        route__drc_errors="lower_is_better",
+    )
+    record = new.validations["validations/plan.yaml::counter"].run
+    assert record is not None
+    record.levels = {"design__instance__area": "error", "route__drc_errors": "warning"}
+
+    def levels() -> dict[str, tuple[str, bool]]:
+        return {c.metric: (c.level, c.failed) for c in compare_states(old, new)}
+
+    # noncritical_regressions: error and a rule's level: warning, as the run decided them.
+    recorded = {"design__instance__area": ("error", True), "route__drc_errors": ("warning", False)}
+    assert levels() == recorded
+    monkeypatch.setattr("pytest_spilot.librelane.results.metric_direction", lambda name: None)
+    assert levels() == recorded
+    # A document from before levels were recorded: weighed as then (no LibreLane: all fail).
+    record.levels = None
+    assert levels() == {
+        "design__instance__area": ("error", True),
+        "route__drc_errors": ("error", True),
+    }
+
+
+def test_run_levels_are_the_validations_verdict_per_metric() -> None:
+    pytest.importorskip("librelane.common.metrics", reason="LibreLane's metric library")
+    metrics = ["design__instance__area", "route__drc_errors", "area"]
+    assert run_levels(metrics, {}) == {
+        "area": "error",
+        "design__instance__area": "warning",
+        "route__drc_errors": "error",
+    }
+    rules = {"route__drc_errors": RegressionRule(level="warning")}
+    assert run_levels(metrics, rules, "error") == {
+        "area": "error",
+        "design__instance__area": "error",
+        "route__drc_errors": "warning",
+    }
 
 
 def test_summary_fails_on_errors_and_warns_on_the_rest() -> None:

@@ -5,10 +5,15 @@ from __future__ import annotations
 import json
 import shlex
 from pathlib import Path
+from typing import ClassVar
 
 import pytest
+from flow_kit import DESIGNS
 
 from pytest_spilot.errors import SpilotError
+from pytest_spilot.launchers.base import Job
+from pytest_spilot.launchers.template import TemplateLauncher
+from pytest_spilot.librelane.backends.pseudo import PseudoFlowBackend
 from pytest_spilot.librelane.config import (
     GENERATED_NAME,
     PRESETS,
@@ -16,6 +21,8 @@ from pytest_spilot.librelane.config import (
     override_value,
     resolve_pdk,
 )
+from pytest_spilot.librelane.service import LibreLaneFlows
+from pytest_spilot.siteconfig import LibreLaneConfig
 
 
 def test_generated_config(tmp_path: Path) -> None:
@@ -68,11 +75,42 @@ def test_override_values_as_librelane_parses_them() -> None:
     assert override_value("K", "AREA 0") == "AREA 0"
     # A trailing separator: LibreLane splits at it and drops the empty last item.
     assert override_value("K", ["a b"]) == "a b,"
-    assert override_value("K", ["A=1,2", "B"]) == "A=1,2;B;"
+    assert override_value("K", []) == "" and override_value("K", ["A=1;2", "B"]) == "A=1;2,B,"
     assert shlex.split(override_value("K", {"x": "a b", "y": 1})) == ["x", "a b", "y", "1"]
-    for bad in (None, [[1]], ["a,b", "c;d"], {"x": {"y": 1}}):
+    for bad in (None, [[1]], ["a,b"], {"x": {"y": 1}}):
         with pytest.raises(SpilotError, match=r"K: .* cannot be passed to LibreLane"):
             override_value("K", bad)
+
+
+def test_list_overrides_read_back_by_librelanes_own_variables() -> None:
+    variable = pytest.importorskip("librelane.config.variable")
+    generic = pytest.importorskip("librelane.common")
+    for items in ([], ["a"], ["a b", "c"], ["A=1;2", "B"]):
+        declared = variable.Variable("FOO", list[str] | None, "test")
+        text = override_value("FOO", items)
+        _, parsed = declared.compile(generic.GenericDict({"FOO": text}), [], permissive_typing=True)
+        assert parsed == items, text
+
+
+def test_a_batch_template_gets_the_validations_cpus(tmp_path: Path) -> None:
+    class Recording(TemplateLauncher):
+        lines: ClassVar[list[list[str]]] = []
+
+        def command_line(self, job: Job) -> list[str]:
+            line = super().command_line(job)
+            self.lines.append(line)
+            return line
+
+    grid = Recording(name="grid", template=["env", "GRANTED={cpus}", "{command}"])
+    flows = LibreLaneFlows(
+        LibreLaneConfig(backend="pseudo", launcher="grid"),
+        {"pseudo": PseudoFlowBackend()},
+        {"grid": grid},
+        tmp_path / "flows",
+    )
+    result = flows.run(DESIGNS / "counter", timeout=120, env={"SPILOT_CPUS": "3"})
+    assert result.passed, result.message
+    assert Recording.lines and Recording.lines[0][:2] == ["env", "GRANTED=3"]
 
 
 def test_meta_cannot_be_added_to_an_own_config(tmp_path: Path) -> None:

@@ -154,6 +154,26 @@ def test_statuses_are_pushed_as_the_journal_grows(folder: Path, serve: Any) -> N
     stream.join()  # stopping the server ends its streams
 
 
+def test_what_lands_just_before_the_server_stops_still_reaches_the_page(
+    folder: Path, serve: Any
+) -> None:
+    """A run writes its last result and stops its server at once (``--spilot-live``)."""
+    journal = Journal(folder)
+    a = "f.yaml::a"
+    journal.plan(info(a))
+    server = serve()
+    stream = Sse(server.base_url + "api/releases/v1/stream")
+    assert stream.next()["type"] == "release"
+    journal.start(a)
+    journal.finish(a, "failed", "boom")
+    journal.close()
+    server.stop()  # before the server's next read of the journal
+    statuses = []
+    while (message := stream.messages.get(timeout=TIMEOUT_S)) is not None:
+        statuses += [r["status"] for r in message["rows"] if r["key"] == a]
+    assert statuses[-1:] == ["failed"], statuses
+
+
 def test_a_torn_line_waits_and_a_folded_journal_keeps_the_stream(folder: Path, serve: Any) -> None:
     journal = Journal(folder)
     a = "f.yaml::a"

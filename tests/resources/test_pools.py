@@ -25,13 +25,17 @@ def test_all_or_nothing_and_freed_on_release(tmp_path: Path) -> None:
     assert pool.try_acquire({CPUS: 2}) is None
     # Nothing of a refused request is kept: the licence it also asked for stays free.
     assert pool.try_acquire({CPUS: 2, LIC: 1}) is None
-    assert pool.free() == {CPUS: 1, LIC: 1}
+    rest = pool.try_acquire({CPUS: 1, LIC: 1})
+    assert rest is not None
+    rest.release()
     first.release()
     first.release()  # a second release does nothing
     with pool.acquire({CPUS: 2, LIC: 1}) as second:
         assert second.counts == {CPUS: 2, LIC: 1}
-        assert pool.free() == {CPUS: 2, LIC: 0}
-    assert pool.free() == {CPUS: 4, LIC: 1}
+        assert pool.try_acquire({LIC: 1}) is None
+        assert pool.try_acquire({CPUS: 3}) is None
+    with pool.acquire({CPUS: 4, LIC: 1}, timeout_s=1) as whole:
+        assert whole.counts == {CPUS: 4, LIC: 1}
 
 
 def test_a_waiter_is_told_what_it_waits_for_and_times_out(tmp_path: Path) -> None:
