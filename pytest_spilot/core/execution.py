@@ -131,7 +131,7 @@ def execute(
         job_id=outcome.job_id,
         directions=directions,
         margins={k: r.margin for k, r in rules.items() if r.margin is not None},
-        levels=run_levels(metrics, rules, spec.noncritical_regressions),
+        levels=run_levels(metrics, rules, spec.noncritical_regressions, outcome.critical),
         command=[secrets.text(word) for word in outcome.command],
         started=started,
         finished=now(),

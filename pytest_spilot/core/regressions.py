@@ -115,10 +115,31 @@ def levels_for(rules: Mapping[str, RegressionRule], noncritical: Level = "warnin
 
 
 def run_levels(
-    metrics: Iterable[str], rules: Mapping[str, RegressionRule], noncritical: Level = "warning"
+    metrics: Iterable[str],
+    rules: Mapping[str, RegressionRule],
+    noncritical: Level = "warning",
+    critical: Mapping[str, bool] | None = None,
 ) -> dict[str, Level]:
-    """``RunRecord.levels``: what a regression of each of the run's metrics does."""
-    return {metric: regression_level(metric, rules, noncritical)[0] for metric in sorted(metrics)}
+    """``RunRecord.levels``: what a regression of each of the run's metrics does.
+
+    ``critical`` is what the run's tool says of the metrics it defines (``RunOutcome``). Other
+    metrics are looked up in LibreLane's library by name only when named as LibreLane names
+    its metrics (``a__b``): a command's ``area`` or ``sps`` never loads LibreLane. Recorded
+    with the run, so a later ``spilot compare`` needs no LibreLane.
+    """
+    critical = critical or {}
+    levels: dict[str, Level] = {}
+    for metric in sorted(metrics):
+        rule = rules.get(metric)
+        if rule is not None and rule.level is not None:
+            levels[metric] = rule.level
+        elif metric in critical:
+            levels[metric] = "error" if critical[metric] else noncritical
+        elif "__" in metric:
+            levels[metric] = regression_level(metric, rules, noncritical)[0]
+        else:
+            levels[metric] = "error"
+    return levels
 
 
 def recorded_levels(run: RunRecord) -> LevelOf | None:

@@ -52,6 +52,9 @@ class RunOutcome:
     transient: bool = False  # a failure that may pass when tried again (``retries``)
     job_id: str | None = None  # the batch system's job id
     directions: Mapping[str, Direction] = field(default_factory=dict)  # from the tool's definitions
+    # Of the metrics the tool defines, whether it marks each critical (LibreLane's metric
+    # library): a regression of a critical one fails, of another warns (noncritical_regressions).
+    critical: Mapping[str, bool] = field(default_factory=dict)
 
     @property
     def ok(self) -> bool:

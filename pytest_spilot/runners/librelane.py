@@ -49,6 +49,11 @@ class LibreLaneRunner:
                 log.write(f"[spilot] {result.message}\n")
             if result.progress is not None:
                 log.write(f"[spilot] progress: {result.progress.line()}\n")
+        defined = {
+            name: direction
+            for name in result.metrics
+            if (direction := metric_direction(name)) is not None
+        }
         return RunOutcome(
             exit_code=result.exit_code,
             duration_s=result.duration_s,
@@ -60,7 +65,7 @@ class LibreLaneRunner:
             location=f"librelane:{flows.backend_name}",
             directions={
                 name: "higher_is_better" if direction.higher_is_better else "lower_is_better"
-                for name in result.metrics
-                if (direction := metric_direction(name)) is not None
+                for name, direction in defined.items()
             },
+            critical={name: direction.critical for name, direction in defined.items()},
         )

@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import json
+import subprocess
+import sys
 from datetime import UTC, datetime
 from pathlib import Path
 
@@ -205,19 +207,28 @@ def test_compare_weighs_as_the_run_recorded_with_or_without_librelane(
 
 
 def test_run_levels_are_the_validations_verdict_per_metric() -> None:
-    pytest.importorskip("librelane.common.metrics", reason="LibreLane's metric library")
+    """From what the run's tool said (RunOutcome.critical): no LibreLane needed here."""
     metrics = ["design__instance__area", "route__drc_errors", "area"]
-    assert run_levels(metrics, {}) == {
+    critical = {"design__instance__area": False, "route__drc_errors": True}
+    assert run_levels(metrics, {}, critical=critical) == {
         "area": "error",
         "design__instance__area": "warning",
         "route__drc_errors": "error",
     }
     rules = {"route__drc_errors": RegressionRule(level="warning")}
-    assert run_levels(metrics, rules, "error") == {
+    assert run_levels(metrics, rules, "error", critical) == {
         "area": "error",
         "design__instance__area": "error",
         "route__drc_errors": "warning",
     }
+    # A command's own metric names fail, and never load LibreLane to find that out.
+    code = (
+        "import sys\n"
+        "from pytest_spilot.core.regressions import run_levels\n"
+        "assert run_levels(['area', 'sps'], {}) == {'area': 'error', 'sps': 'error'}\n"
+        "assert not [m for m in sys.modules if m.startswith('librelane')]\n"
+    )
+    subprocess.run([sys.executable, "-c", code], check=True, timeout=60)
 
 
 def test_summary_fails_on_errors_and_warns_on_the_rest() -> None:
